@@ -1,0 +1,3 @@
+from smallagent.cli import main
+
+main()

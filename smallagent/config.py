@@ -1,0 +1,170 @@
+"""Settings, layered: defaults < user config file < project `smallagent.toml` < environment < flags.
+
+Every value remembers which layer set it, so `smallagent doctor` can say where it came from.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from smallagent.errors import ConfigError
+
+PROJECT_CONFIG_NAME = "smallagent.toml"
+DEFAULT_OLLAMA_PORT = 11434
+
+# Environment variables per setting, strongest first. OLLAMA_HOST is honoured because every Ollama
+# user already has it set the way their server listens.
+ENVIRONMENT_NAMES: dict[str, tuple[str, ...]] = {
+    "ollama_host": ("SMALLAGENT_OLLAMA_HOST", "OLLAMA_HOST"),
+    "model": ("SMALLAGENT_MODEL",),
+    "index": ("SMALLAGENT_INDEX",),
+    "index_dir": ("SMALLAGENT_INDEX_DIR",),
+    "embedding_model": ("SMALLAGENT_EMBEDDING_MODEL",),
+    "request_timeout_s": ("SMALLAGENT_REQUEST_TIMEOUT",),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    ollama_host: str = f"http://127.0.0.1:{DEFAULT_OLLAMA_PORT}"
+    model: str = "qwen2.5:3b"
+    index: str = "default"
+    index_dir: Path = Path("indexes")
+    embedding_model: str = "all-MiniLM-L6-v2"
+    request_timeout_s: float = 600.0
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def source_of(self, name: str) -> str:
+        return self.sources.get(name, "default")
+
+
+SETTING_NAMES = tuple(f.name for f in fields(Settings) if f.name != "sources")
+
+
+def normalize_host(value: str) -> str:
+    """Turn any spelling of OLLAMA_HOST into a URL the client can use.
+
+    >>> normalize_host("127.0.0.1:8080")
+    'http://127.0.0.1:8080'
+    >>> normalize_host("0.0.0.0")
+    'http://127.0.0.1:11434'
+    """
+    text = value.strip()
+    if not text:
+        raise ConfigError("the Ollama host is empty", hint="set it like 127.0.0.1:11434")
+    if "://" not in text:
+        text = "http://" + text
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"cannot read Ollama host {value!r}", hint="use host:port, e.g. 127.0.0.1:11434"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"bad port in Ollama host {value!r}", hint="use host:port") from None
+    if port is None:
+        port = 443 if parts.scheme == "https" else DEFAULT_OLLAMA_PORT
+    host = parts.hostname
+    # A server bound to all interfaces is reached on loopback.
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}:{port}{parts.path.rstrip('/')}"
+
+
+def _coerce(name: str, raw: Any, origin: str, base_dir: Path) -> Any:
+    """Check and convert one raw value; paths from a file are relative to that file."""
+    if name == "request_timeout_s":
+        try:
+            seconds = float(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{origin}: {name} must be a number, got {raw!r}") from None
+        if seconds <= 0:
+            raise ConfigError(f"{origin}: {name} must be positive, got {raw!r}")
+        return seconds
+    if not isinstance(raw, str) or not raw.strip():
+        raise ConfigError(f"{origin}: {name} must be a non-empty string, got {raw!r}")
+    if name == "ollama_host":
+        return normalize_host(raw)
+    if name == "index_dir":
+        path = Path(raw).expanduser()
+        return path if path.is_absolute() else base_dir / path
+    return raw.strip()
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+    unknown = sorted(set(data) - set(SETTING_NAMES))
+    if unknown:
+        raise ConfigError(
+            f"config file {path}: unknown setting(s) {', '.join(unknown)}",
+            hint=f"known settings: {', '.join(SETTING_NAMES)}",
+        )
+    return data
+
+
+def config_files(cwd: Path, user_config_dir: Path, explicit: Path | None) -> list[Path]:
+    """The files that apply, weakest first. An explicit --config replaces the search."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"config file {explicit} does not exist")
+        return [explicit]
+    candidates = [user_config_dir / "config.toml", cwd / PROJECT_CONFIG_NAME]
+    return [path for path in candidates if path.is_file()]
+
+
+def default_user_config_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("smallagent"))
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    user_config_dir: Path | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Resolve every setting through the layers; flags that are None were not given."""
+    environ = os.environ if environ is None else environ
+    cwd = Path.cwd() if cwd is None else cwd
+    user_dir = default_user_config_dir() if user_config_dir is None else user_config_dir
+    if config_file is None and environ.get("SMALLAGENT_CONFIG"):
+        config_file = Path(environ["SMALLAGENT_CONFIG"]).expanduser()
+
+    settings = Settings(index_dir=cwd / "indexes")
+    sources: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for path in config_files(cwd, user_dir, config_file):
+        for name, raw in _read_config_file(path).items():
+            values[name] = _coerce(name, raw, str(path), path.parent)
+            sources[name] = str(path)
+    for name, env_names in ENVIRONMENT_NAMES.items():
+        for env_name in env_names:
+            if environ.get(env_name):
+                values[name] = _coerce(name, environ[env_name], f"${env_name}", cwd)
+                sources[name] = f"${env_name}"
+                break
+    for name, raw in (flags or {}).items():
+        if raw is None:
+            continue
+        if name not in SETTING_NAMES:
+            raise ValueError(f"unknown setting {name!r}")  # a bug in the caller, not user input
+        flag = "--" + name.replace("_", "-")
+        values[name] = _coerce(name, str(raw) if isinstance(raw, Path) else raw, flag, cwd)
+        sources[name] = flag
+    return replace(settings, **values, sources=sources)

@@ -1,0 +1,94 @@
+"""The values that move between modules: messages, model replies, usage figures, model facts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    name: str
+    arguments: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Role
+    content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_name: str = ""
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What Ollama reports for one request. Durations are seconds.
+
+    Ollama counts cached prompt tokens in `prompt_tokens` but only times the uncached ones in
+    `prompt_eval_s`, so energy must come from durations, never from token counts alone.
+    """
+
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+    prompt_eval_s: float = 0.0
+    eval_s: float = 0.0
+    load_s: float = 0.0
+    total_s: float = 0.0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            generated_tokens=self.generated_tokens + other.generated_tokens,
+            prompt_eval_s=self.prompt_eval_s + other.prompt_eval_s,
+            eval_s=self.eval_s + other.eval_s,
+            load_s=self.load_s + other.load_s,
+            total_s=self.total_s + other.total_s,
+        )
+
+    @property
+    def generation_tokens_per_s(self) -> float:
+        return self.generated_tokens / self.eval_s if self.eval_s > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class ModelReply:
+    message: Message
+    usage: Usage
+    model: str
+    done_reason: str = ""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the server says about a model (`ollama show`)."""
+
+    name: str
+    capabilities: tuple[str, ...] = ()
+    family: str = ""
+    parameter_size: str = ""
+    quantization: str = ""
+    context_length: int = 0
+
+    @property
+    def supports_tools(self) -> bool:
+        return "tools" in self.capabilities
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool as the model sees it: name, description, JSON schema of its parameters."""
+
+    name: str
+    description: str
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Model(Protocol):
+    """What the agent loop needs from a model: OllamaModel, or a scripted one in tests."""
+
+    name: str
+
+    def chat(self, messages: Sequence[Message], tools: Sequence[ToolSpec] = ()) -> ModelReply: ...

@@ -1,0 +1,55 @@
+"""The real Ollama server for the integration layer: one per session, never a fake, never skipped.
+
+`make test` starts it through scripts/ollama_dev.py and passes its address in
+SMALLAGENT_TEST_OLLAMA_HOST; a bare `pytest` starts (and stops) its own the same way. When no server
+can be brought up, every integration test fails with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+TEST_MODEL = "qwen2.5-coder:0.5b"
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def ollama_host(ollama_dev: ModuleType) -> Iterator[str]:
+    address = os.environ.get("SMALLAGENT_TEST_OLLAMA_HOST")
+    if address:
+        host = address if "://" in address else f"http://{address}"
+        if not ollama_dev.server_version(host):
+            pytest.fail(f"SMALLAGENT_TEST_OLLAMA_HOST={address} does not answer", pytrace=False)
+        try:
+            ollama_dev.ensure_models(host, [TEST_MODEL])
+        except ollama_dev.SetupError as error:
+            pytest.fail(f"could not register {TEST_MODEL}: {error}", pytrace=False)
+        yield host
+        return
+    try:
+        server = ollama_dev.start_server()
+    except ollama_dev.SetupError as error:
+        pytest.fail(f"could not bring up the Ollama server: {error}", pytrace=False)
+    try:
+        ollama_dev.ensure_models(server.host, [TEST_MODEL])
+        yield server.host
+    except ollama_dev.SetupError as error:
+        pytest.fail(f"could not register {TEST_MODEL}: {error}", pytrace=False)
+    finally:
+        ollama_dev.stop_server(server.pid)
+
+
+@pytest.fixture(scope="session")
+def test_model() -> str:
+    return TEST_MODEL

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from typer.testing import CliRunner
+
+from smallagent import __version__
+from smallagent.cli import app
+
+runner = CliRunner()
+
+
+def closed_port_host(ollama_dev: ModuleType) -> str:
+    return f"127.0.0.1:{ollama_dev.free_port()}"
+
+
+def test_version(isolated_env: Path) -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"smallagent {__version__}"
+
+
+def test_help_lists_the_commands(isolated_env: Path) -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("doctor", "ask", "models"):
+        assert command in result.output
+
+
+def test_help_does_not_import_heavy_libraries() -> None:
+    probe = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from smallagent.cli import app\n"
+        "assert CliRunner().invoke(app, ['--help']).exit_code == 0\n"
+        "heavy = ('torch', 'faiss', 'sentence_transformers', 'ollama', 'httpx', 'pypdf')\n"
+        "print(','.join(name for name in heavy if name in sys.modules))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == ""
+
+
+def test_doctor_with_server_down_prints_the_fix_and_exits_1(
+    isolated_env: Path, ollama_dev: ModuleType
+) -> None:
+    host = closed_port_host(ollama_dev)
+    result = runner.invoke(app, ["--ollama-host", host, "doctor", "--skip-embedder"])
+    assert result.exit_code == 1
+    assert f"cannot reach Ollama at http://{host}" in result.output
+    assert "fix:" in result.output
+    assert "Traceback" not in result.output
+    assert "problem(s) to fix" in result.output
+
+
+def test_ask_with_server_down_is_one_clean_error(
+    isolated_env: Path, ollama_dev: ModuleType
+) -> None:
+    result = runner.invoke(app, ["--ollama-host", closed_port_host(ollama_dev), "ask", "hi"])
+    assert result.exit_code == 1
+    assert "error: cannot reach Ollama" in result.output
+    assert "hint: start it with `ollama serve`" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_empty_question_is_refused(isolated_env: Path) -> None:
+    result = runner.invoke(app, ["ask", "   "])
+    assert result.exit_code == 1
+    assert "the question is empty" in result.output
+
+
+def test_bad_config_exits_2_without_traceback(isolated_env: Path) -> None:
+    (isolated_env / "smallagent.toml").write_text("modle = 1\n")
+    result = runner.invoke(app, ["doctor", "--skip-embedder"])
+    assert result.exit_code == 2
+    assert "unknown setting(s) modle" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bad_host_flag_exits_2(isolated_env: Path) -> None:
+    result = runner.invoke(app, ["--ollama-host", "ftp://nowhere", "models", "list"])
+    assert result.exit_code == 2
+    assert "cannot read Ollama host" in result.output
+
+
+def test_console_script_runs_as_a_module() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "smallagent", "--version"], capture_output=True, text=True
+    )
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"smallagent {__version__}"

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from smallagent.config import Settings, load_settings, normalize_host
+from smallagent.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("localhost", "http://localhost:11434"),
+        ("0.0.0.0", "http://127.0.0.1:11434"),
+        ("http://example.org:9000/", "http://example.org:9000"),
+        ("https://example.org", "https://example.org:443"),
+        ("[::1]:5000", "http://[::1]:5000"),
+    ],
+)
+def test_normalize_host_accepts_every_ollama_spelling(given: str, expected: str) -> None:
+    assert normalize_host(given) == expected
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "ftp://host", "host:notaport", "http://"])
+def test_normalize_host_rejects_nonsense(bad: str) -> None:
+    with pytest.raises(ConfigError):
+        normalize_host(bad)
+
+
+def _load(tmp_path: Path, **kwargs: object) -> Settings:
+    kwargs.setdefault("environ", {})
+    kwargs.setdefault("cwd", tmp_path)
+    kwargs.setdefault("user_config_dir", tmp_path / "user")
+    return load_settings(**kwargs)  # type: ignore[arg-type]
+
+
+def test_defaults_when_nothing_is_configured(tmp_path: Path) -> None:
+    settings = _load(tmp_path)
+    assert settings.model == "qwen2.5:3b"
+    assert settings.ollama_host == "http://127.0.0.1:11434"
+    assert settings.index_dir == tmp_path / "indexes"
+    assert settings.source_of("model") == "default"
+
+
+def test_layers_apply_in_order_user_project_env_flags(tmp_path: Path) -> None:
+    (tmp_path / "user").mkdir()
+    (tmp_path / "user" / "config.toml").write_text(
+        'model = "from-user"\nindex = "user-index"\nembedding_model = "user-embedder"\n'
+    )
+    (tmp_path / "smallagent.toml").write_text('model = "from-project"\nindex = "project-index"\n')
+    settings = _load(
+        tmp_path,
+        environ={"SMALLAGENT_MODEL": "from-env", "OLLAMA_HOST": "10.0.0.5:1234"},
+        flags={"model": "from-flag", "index": None},
+    )
+    assert settings.model == "from-flag"
+    assert settings.source_of("model") == "--model"
+    assert settings.index == "project-index"
+    assert settings.source_of("index") == str(tmp_path / "smallagent.toml")
+    assert settings.embedding_model == "user-embedder"
+    assert settings.ollama_host == "http://10.0.0.5:1234"
+    assert settings.source_of("ollama_host") == "$OLLAMA_HOST"
+
+
+def test_smallagent_host_variable_beats_ollama_host(tmp_path: Path) -> None:
+    settings = _load(tmp_path, environ={"OLLAMA_HOST": "a:1", "SMALLAGENT_OLLAMA_HOST": "b:2"})
+    assert settings.ollama_host == "http://b:2"
+
+
+def test_index_dir_in_a_config_file_is_relative_to_that_file(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "smallagent.toml").write_text('index_dir = "data/idx"\n')
+    settings = _load(tmp_path, cwd=project)
+    assert settings.index_dir == project / "data" / "idx"
+
+
+def test_explicit_config_file_replaces_the_search(tmp_path: Path) -> None:
+    (tmp_path / "smallagent.toml").write_text('model = "ignored"\n')
+    chosen = tmp_path / "other.toml"
+    chosen.write_text('model = "chosen"\n')
+    assert _load(tmp_path, config_file=chosen).model == "chosen"
+    assert _load(tmp_path, environ={"SMALLAGENT_CONFIG": str(chosen)}).model == "chosen"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('modle = "typo"\n', "unknown setting(s) modle"),
+        ("model = \n", "not valid TOML"),
+        ("model = 3\n", "model must be a non-empty string"),
+        ("request_timeout_s = -1\n", "must be positive"),
+        ('request_timeout_s = "soon"\n', "must be a number"),
+        ('ollama_host = "ftp://x"\n', "cannot read Ollama host"),
+    ],
+)
+def test_bad_config_file_names_the_problem(tmp_path: Path, content: str, message: str) -> None:
+    (tmp_path / "smallagent.toml").write_text(content)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        _load(tmp_path)
+
+
+def test_missing_explicit_config_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        _load(tmp_path, config_file=tmp_path / "nope.toml")
