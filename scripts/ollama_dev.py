@@ -242,9 +242,8 @@ def build_ollama() -> Path:
         "CGO_CPPFLAGS": f"-I{VENDOR_INCLUDE}",
         "GOPATH": str(CACHE / "go"),
         "GOBIN": str(MANAGED_BINARY.parent),
-        "GOFLAGS": "-modcacherw",
+        "GOFLAGS": "-modcacherw",  # GOCACHE stays Go's own: $XDG_CACHE_HOME/go-build
     }
-    env.setdefault("GOCACHE", str(Path.home() / ".cache" / "go-build"))
     ldflags = f"-X=github.com/ollama/ollama/version.Version={OLLAMA_VERSION}"
     command = [go, "install", f"-ldflags={ldflags}", OLLAMA_MODULE]
     say(f"building Ollama v{OLLAMA_VERSION} (first time: several minutes; log: {log})")
