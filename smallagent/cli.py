@@ -33,6 +33,8 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="List and pull models on the Ollama server.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+index_app = typer.Typer(help="List, inspect and remove indexes.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
 
 
 def _console(stderr: bool = False) -> Console:
@@ -225,6 +227,252 @@ def models_pull(
             "`ollama create NAME -f Modelfile` instead",
         ) from None
     typer.echo(f"pulled {name}")
+
+
+def _display_path(path: str | Path) -> str:
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _index_directory(settings: Settings) -> Path:
+    from smallagent.index import index_directory
+
+    return index_directory(settings.index_dir, settings.index)
+
+
+@app.command()
+@_user_errors
+def ingest(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Folders or files to ingest.")],
+    include: Annotated[
+        list[str] | None, typer.Option(help="Only files matching this glob (repeatable).")
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option(help="Leave out files matching this glob (repeatable).")
+    ] = None,
+    rebuild: Annotated[
+        bool, typer.Option(help="Re-embed everything (needed after changing the embedder).")
+    ] = False,
+    strict: Annotated[bool, typer.Option(help="Exit 1 when any file was skipped.")] = False,
+    max_file_mb: Annotated[float, typer.Option(help="Skip files larger than this.")] = 20.0,
+    chunk_tokens: Annotated[
+        int, typer.Option(help="Most tokens in a chunk (the embedder's limit).")
+    ] = 256,
+    overlap: Annotated[int, typer.Option(help="Tokens shared by neighbouring chunks.")] = 32,
+) -> None:
+    """Add folders to an index: new and changed files are embedded, deleted ones removed."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from smallagent.chunking import ChunkingConfig
+    from smallagent.embeddings import SentenceTransformerEmbedder
+    from smallagent.ingest import IngestOptions
+    from smallagent.ingest import Progress as IngestProgress
+    from smallagent.ingest import ingest as run_ingest
+
+    settings = _settings(ctx)
+    if max_file_mb <= 0:
+        raise SmallagentError("--max-file-mb must be positive")
+    try:
+        chunking = ChunkingConfig(chunk_tokens, overlap)
+    except ValueError as error:
+        raise SmallagentError(f"bad chunking options: {error}") from None
+    if not any(path.exists() for path in paths):
+        missing = ", ".join(str(path) for path in paths)
+        raise SmallagentError(f"nothing to ingest: {missing} does not exist")
+    options = IngestOptions(
+        roots=tuple(paths),
+        include=tuple(include or ()),
+        exclude=tuple(exclude or ()),
+        max_file_bytes=int(max_file_mb * 1024 * 1024),
+        chunking=chunking,
+        rebuild=rebuild,
+    )
+    console = _console()
+    directory = _index_directory(settings)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[chunks]} chunks"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("scanning", total=None, chunks=0)
+
+        def on_progress(update: IngestProgress) -> None:
+            description = "scanning" if update.phase == "scan" else "embedding"
+            progress.update(
+                task,
+                description=description,
+                completed=update.done,
+                total=update.total,
+                chunks=update.chunks,
+            )
+
+        report = run_ingest(
+            directory, SentenceTransformerEmbedder(settings.embedding_model), options, on_progress
+        )
+    _print_ingest_report(console, settings.index, directory, report)
+    _prepare_query_embedder(console, settings.embedding_model)
+    if strict and (report.skipped or report.failed):
+        raise typer.Exit(1)
+
+
+def _prepare_query_embedder(console: Console, name: str) -> None:
+    """Export the embedder to ONNX once, so later searches skip torch's seconds-long import."""
+    from smallagent.embeddings import export_onnx, onnx_cache_path
+
+    target = onnx_cache_path(name)
+    if target.exists():
+        return
+    try:
+        with console.status("preparing the fast query embedder (once per model)…"):
+            export_onnx(name, target)
+    except Exception as error:  # searches still work, on torch; say so and go on
+        console.print(
+            f"[yellow]warning:[/] could not export {name} to ONNX ({type(error).__name__}: "
+            f"{error}); searches will load torch instead"
+        )
+
+
+def _print_ingest_report(console: Console, name: str, directory: Path, report: Any) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"index {name} ({_display_path(directory)})", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    rows = [
+        ("files added", report.added),
+        ("files updated", report.updated),
+        ("files unchanged", report.unchanged),
+        ("files removed", report.removed),
+        ("files skipped", len(report.skipped)),
+        ("files failed", len(report.failed)),
+        ("chunks added / removed", f"{report.chunks_added} / {report.chunks_removed}"),
+        ("tokens embedded", report.tokens_embedded),
+        ("seconds (embedding)", f"{report.seconds:.1f} ({report.embed_seconds:.1f})"),
+    ]
+    if report.embedding_energy is not None:
+        energy = report.embedding_energy
+        rows.append(("embedding energy", f"{energy.watt_hours:.4f} Wh, {energy.source}"))
+    for label, value in rows:
+        table.add_row(label, str(value))
+    console.print(table)
+    problems = [("skipped", item) for item in report.skipped] + [
+        ("failed", item) for item in report.failed
+    ]
+    for kind, item in problems[:25]:
+        console.print(f"  [yellow]{kind}[/] {_display_path(item.path)}: {item.reason}")
+    if len(problems) > 25:
+        console.print(f"  … and {len(problems) - 25} more")
+
+
+@app.command()
+@_user_errors
+def search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int, typer.Option("-k", help="How many hits.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Hybrid (dense + keyword) search over an index."""
+    import json
+    from dataclasses import asdict
+
+    from smallagent.embeddings import query_embedder
+    from smallagent.index import IndexReader
+    from smallagent.retrieval import Retriever
+
+    if not query.strip():
+        raise SmallagentError("the query is empty", hint='smallagent search "words to look for"')
+    if k < 1:
+        raise SmallagentError("-k must be at least 1")
+    with IndexReader(_index_directory(_settings(ctx))) as reader:
+        hits = Retriever(reader, query_embedder(reader.spec.embedder)).search(query, k=k)
+    if as_json:
+        typer.echo(json.dumps([asdict(hit) for hit in hits], ensure_ascii=False))
+        return
+    console = _console()
+    if not hits:
+        console.print("no hits")
+    for hit in hits:
+        where = _display_path(hit.path) + (f":page {hit.page}" if hit.page else "")
+        snippet = " ".join(hit.text.split())
+        console.print(
+            f"[bold]{hit.rank}.[/] [cyan]{where}[/] [dim]score {hit.score:.4f}"
+            f"{' · ' + hit.heading if hit.heading else ''}[/]"
+        )
+        console.print(f"   {snippet[:240]}{'…' if len(snippet) > 240 else ''}", soft_wrap=True)
+
+
+@index_app.command("list")
+@_user_errors
+def index_list(ctx: typer.Context) -> None:
+    """List the indexes in the index directory."""
+    from smallagent.index import list_indexes
+
+    settings = _settings(ctx)
+    summaries = list_indexes(settings.index_dir)
+    if not summaries:
+        typer.echo(f"no indexes in {_display_path(settings.index_dir)}", err=True)
+    for summary in summaries:
+        typer.echo(
+            f"{summary.name}\t{summary.documents} documents\t{summary.chunks} chunks\t"
+            f"{summary.bytes_on_disk / 1e6:.1f} MB"
+        )
+
+
+@index_app.command("info")
+@_user_errors
+def index_info(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Index name.")],
+) -> None:
+    """Show how an index was built and what it holds."""
+    import datetime
+
+    from smallagent.index import index_directory, summarize
+
+    summary = summarize(index_directory(_settings(ctx).index_dir, name))
+    spec = summary.spec
+    updated = datetime.datetime.fromtimestamp(summary.updated_at).isoformat(timespec="seconds")
+    for label, value in (
+        ("name", summary.name),
+        ("directory", _display_path(summary.directory)),
+        ("documents", summary.documents),
+        ("chunks", summary.chunks),
+        ("embedder", f"{spec.embedder} ({spec.dimension} dims)"),
+        ("chunking", f"{spec.max_tokens} tokens, overlap {spec.overlap_tokens}"),
+        ("format", spec.format_version),
+        ("size", f"{summary.bytes_on_disk / 1e6:.1f} MB"),
+        ("updated", updated),
+    ):
+        typer.echo(f"{label:10} {value}")
+
+
+@index_app.command("rm")
+@_user_errors
+def index_rm(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Index name.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete an index (asks first unless --yes)."""
+    import shutil
+
+    from smallagent.index import DATABASE, index_directory, writer_lock
+
+    directory = index_directory(_settings(ctx).index_dir, name)
+    if not (directory / DATABASE).is_file():
+        raise SmallagentError(f"no index named {name} in {_display_path(directory.parent)}")
+    if not yes and not typer.confirm(f"Delete index {name} ({_display_path(directory)})?"):
+        raise typer.Exit(1)
+    with writer_lock(directory):
+        shutil.rmtree(directory)
+    typer.echo(f"removed index {name}")
 
 
 def main() -> None:

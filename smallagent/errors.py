@@ -26,3 +26,7 @@ class OllamaUnavailableError(SmallagentError):
 
 class ModelNotFoundError(SmallagentError):
     """The server is up but does not have the model asked for."""
+
+
+class IndexStoreError(SmallagentError):
+    """An index on disk is missing, locked by another writer, built differently, or damaged."""

@@ -1,0 +1,200 @@
+"""The incremental pipeline: what changed -> chunks -> vectors -> index, committed in checkpoints.
+
+Unchanged files cost a stat (size and mtime match) or a hash (content matches); changed files
+replace their chunks; files gone from an ingested folder leave the index. Progress is reported
+through a callback; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from smallagent.chunking import Chunk, ChunkingConfig, WordPieceCounter, chunk_document
+from smallagent.documents import (
+    DEFAULT_MAX_FILE_BYTES,
+    Document,
+    FoundFile,
+    Skipped,
+    UnusableFile,
+    load_document,
+    scan,
+)
+from smallagent.energy import EnergyFigure, cpu_energy, read_rapl_microjoules
+from smallagent.index import IndexSpec, open_writer
+
+
+class Embedder(Protocol):
+    name: str
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed(self, texts: Sequence[str]) -> Any: ...
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    roots: tuple[Path, ...]
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+    rebuild: bool = False
+    checkpoint_every_s: float = 30.0  # the most work a crash can cost
+    embed_batch_chunks: int = 256
+
+
+@dataclass(frozen=True)
+class Progress:
+    phase: Literal["scan", "embed"]
+    done: int
+    total: int
+    chunks: int = 0
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    failed: list[Skipped] = field(default_factory=list)
+    chunks_added: int = 0
+    chunks_removed: int = 0
+    tokens_embedded: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    embedding_energy: EnergyFigure | None = None
+
+
+def _under(path: str, roots: Sequence[Path]) -> bool:
+    return any(path == str(root) or path.startswith(str(root) + os.sep) for root in roots)
+
+
+@dataclass
+class _Pending:
+    found: FoundFile
+    sha256: str
+    document: Document
+    chunks: list[Chunk]
+    is_new: bool
+
+
+def ingest(
+    index_directory: Path,
+    embedder: Embedder,
+    options: IngestOptions,
+    on_progress: Callable[[Progress], None] = lambda progress: None,
+) -> IngestReport:
+    started = time.perf_counter()
+    report = IngestReport()
+    roots = tuple(Path(os.path.abspath(root)) for root in options.roots)
+    scanned = scan(roots, options.include, options.exclude, options.max_file_bytes)
+    report.skipped.extend(scanned.skipped)
+    existing_roots = [root for root in roots if root.exists()]  # a missing root removes nothing
+    on_progress(Progress("scan", len(scanned.files), len(scanned.files)))
+
+    from smallagent.embeddings import resolve_model_location
+
+    spec = IndexSpec(
+        embedder=embedder.name,
+        dimension=embedder.dimension,
+        max_tokens=options.chunking.max_tokens,
+        overlap_tokens=options.chunking.overlap_tokens,
+    )
+    counter = WordPieceCounter(resolve_model_location(embedder.name))
+    cores = os.cpu_count() or 1
+
+    with open_writer(index_directory, spec, rebuild=options.rebuild) as writer:
+        known = writer.known_documents()
+        found_paths = {str(found.path) for found in scanned.files}
+        for path in sorted(set(known) - found_paths):
+            if _under(path, existing_roots):
+                report.chunks_removed += writer.remove_document(path)
+                report.removed += 1
+
+        to_process: list[tuple[FoundFile, bytes, str]] = []
+        for found in scanned.files:
+            previous = known.get(str(found.path))
+            if previous and (previous.size, previous.mtime_ns) == (found.size, found.mtime_ns):
+                report.unchanged += 1
+                continue
+            try:
+                data = found.path.read_bytes()
+            except OSError as error:
+                report.failed.append(Skipped(found.path, f"cannot read: {error.strerror}"))
+                continue
+            digest = hashlib.sha256(data).hexdigest()
+            if previous and previous.sha256 == digest:
+                writer.touch_document(str(found.path), found.size, found.mtime_ns)
+                report.unchanged += 1
+                continue
+            to_process.append((found, data, digest))
+
+        batch: list[_Pending] = []
+        last_commit = time.monotonic()
+
+        def flush() -> None:
+            nonlocal last_commit
+            texts = [chunk.embedding_text for pending in batch for chunk in pending.chunks]
+            vectors = None
+            if texts:
+                rapl_before = read_rapl_microjoules()
+                embed_started = time.perf_counter()
+                vectors = embedder.embed(texts)
+                seconds = time.perf_counter() - embed_started
+                figure = cpu_energy(seconds, cores, rapl_before, read_rapl_microjoules())
+                previous_joules = report.embedding_energy.joules if report.embedding_energy else 0
+                total_joules = previous_joules + figure.joules
+                report.embedding_energy = EnergyFigure(total_joules, figure.source)
+                report.embed_seconds += seconds
+            offset = 0
+            for pending in batch:
+                count = len(pending.chunks)
+                writer.add_document(
+                    str(pending.found.path),
+                    pending.found.size,
+                    pending.found.mtime_ns,
+                    pending.sha256,
+                    pending.document.kind,
+                    pending.chunks,
+                    vectors[offset : offset + count] if vectors is not None else None,
+                )
+                offset += count
+                report.chunks_added += count
+                report.tokens_embedded += sum(chunk.token_count for chunk in pending.chunks)
+                if pending.is_new:
+                    report.added += 1
+                else:
+                    report.updated += 1
+            batch.clear()
+            if not options.rebuild and time.monotonic() - last_commit >= options.checkpoint_every_s:
+                writer.commit()
+                last_commit = time.monotonic()
+
+        for done, (found, data, digest) in enumerate(to_process, start=1):
+            try:
+                document = load_document(found.path, data)
+            except UnusableFile as reason:
+                report.skipped.append(Skipped(found.path, str(reason)))
+                if str(found.path) in known:
+                    report.chunks_removed += writer.remove_document(str(found.path))
+                    report.removed += 1
+            else:
+                chunks = chunk_document(document, counter, options.chunking)
+                is_new = str(found.path) not in known
+                batch.append(_Pending(found, digest, document, chunks, is_new))
+                if sum(len(pending.chunks) for pending in batch) >= options.embed_batch_chunks:
+                    flush()
+            on_progress(Progress("embed", done, len(to_process), report.chunks_added))
+        flush()
+        writer.commit()
+    report.seconds = time.perf_counter() - started
+    return report

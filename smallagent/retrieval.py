@@ -1,0 +1,86 @@
+"""Hybrid retrieval: dense (FAISS) and keyword (FTS5/BM25) rankings fused by reciprocal rank.
+
+Small models need exact matches for names, numbers and error codes, which embeddings blur; BM25
+finds those, embeddings find paraphrases, and RRF needs no score calibration between the two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from smallagent.index import IndexReader
+
+RRF_K = 60  # the constant of Cormack, Clarke & Buettcher (SIGIR 2009)
+
+
+class QueryEmbedder(Protocol):
+    def embed(self, texts: Sequence[str]) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Hit:
+    rank: int
+    chunk_id: int
+    score: float  # fused RRF score
+    dense_rank: int | None
+    keyword_rank: int | None
+    path: str
+    page: int | None
+    heading: str
+    text: str
+    start: int
+    end: int
+
+
+def reciprocal_rank_fusion(
+    rankings: Sequence[Sequence[int]], k: int = RRF_K
+) -> list[tuple[int, float]]:
+    """Fuse ranked id lists: score(id) = sum of 1 / (k + rank), rank counted from 1.
+
+    >>> reciprocal_rank_fusion([[7, 3], [3, 9]], k=60)[0][0]
+    3
+    """
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
+
+
+class Retriever:
+    def __init__(self, reader: IndexReader, embedder: QueryEmbedder) -> None:
+        self.reader = reader
+        self.embedder = embedder
+
+    def search(self, query: str, k: int = 5, candidates: int = 50) -> list[Hit]:
+        pool = max(candidates, k)
+        vector = self.embedder.embed([query])[0]
+        dense = [chunk_id for chunk_id, _ in self.reader.dense(vector, pool)]
+        keyword = [chunk_id for chunk_id, _ in self.reader.keyword(query, pool)]
+        fused = reciprocal_rank_fusion([dense, keyword])[:k]
+        stored = self.reader.chunks([chunk_id for chunk_id, _ in fused])
+        dense_rank = {chunk_id: rank for rank, chunk_id in enumerate(dense, start=1)}
+        keyword_rank = {chunk_id: rank for rank, chunk_id in enumerate(keyword, start=1)}
+        hits: list[Hit] = []
+        for chunk_id, score in fused:
+            chunk = stored.get(chunk_id)
+            if chunk is None:
+                continue  # a vector without a row cannot happen in a committed index; be safe
+            hits.append(
+                Hit(
+                    rank=len(hits) + 1,
+                    chunk_id=chunk_id,
+                    score=score,
+                    dense_rank=dense_rank.get(chunk_id),
+                    keyword_rank=keyword_rank.get(chunk_id),
+                    path=chunk.path,
+                    page=chunk.page,
+                    heading=chunk.heading,
+                    text=chunk.text,
+                    start=chunk.start,
+                    end=chunk.end,
+                )
+            )
+        return hits
