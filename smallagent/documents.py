@@ -101,6 +101,16 @@ def _glob_spec(patterns: Sequence[str]) -> Any:
     return pathspec.GitIgnoreSpec.from_lines(patterns) if patterns else None
 
 
+def _ignored(path: Path, is_dir: bool, ignores: list[tuple[Path, Any]]) -> bool:
+    """Git's rule: the deepest ignore file with a matching pattern decides, `!` re-includes."""
+    for base, spec in reversed(ignores):
+        relative = path.relative_to(base).as_posix() + ("/" if is_dir else "")
+        verdict = spec.check_file(relative).include
+        if verdict is not None:
+            return bool(verdict)
+    return False
+
+
 def scan(
     roots: Iterable[Path],
     include: Sequence[str] = (),
@@ -161,10 +171,7 @@ def scan(
             except OSError as error:
                 result.skipped.append(Skipped(path, f"cannot stat: {error.strerror}"))
                 continue
-            if any(
-                spec.match_file(path.relative_to(base).as_posix() + ("/" if is_dir else ""))
-                for base, spec in ignores
-            ):
+            if _ignored(path, is_dir, ignores):
                 continue
             if is_dir:
                 walk(path, root, ignores)

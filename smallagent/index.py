@@ -267,9 +267,15 @@ class IndexReader:
     def keyword(self, query: str, k: int) -> list[tuple[int, float]]:
         """Chunk ids by BM25 over the FTS5 table; any word of the query may match."""
         terms = fts_terms(query)
-        if not terms:
-            return []
-        expression = " OR ".join(f'"{term}"' for term in terms)
+        return self._match(" OR ".join(f'"{term}"' for term in terms), k) if terms else []
+
+    def exact(self, phrases: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """Chunk ids containing any of the phrases word for word (e.g. `QX-7731` as `qx 7731`)."""
+        quoted = [" ".join(fts_terms(phrase)) for phrase in phrases]
+        expression = " OR ".join(f'"{phrase}"' for phrase in quoted if phrase)
+        return self._match(expression, k) if expression else []
+
+    def _match(self, expression: str, k: int) -> list[tuple[int, float]]:
         rows = self._db.execute(
             "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
             "ORDER BY bm25(chunks_fts) LIMIT ?",

@@ -6,6 +6,7 @@ finds those, embeddings find paraphrases, and RRF needs no score calibration bet
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -49,6 +50,28 @@ def reciprocal_rank_fusion(
     return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
+_IDENTIFIER = re.compile(
+    r"""^(?:
+        .*\d.*                      # has a digit: E1234, v2.1, 404, QX-7731
+      | .+[-_./:].+                  # joined by punctuation: foo_bar, os.path, a/b
+      | [A-Z]{2,}s?                  # an acronym: FAISS, APIs
+      | [a-z]+[A-Z]\w*              # camelCase
+      | [A-Z][a-z]+[A-Z]\w*         # CamelCase
+    )$""",
+    re.VERBOSE,
+)
+
+
+def exact_terms(query: str) -> list[str]:
+    """The query's words that must match as written: codes, numbers, identifiers, acronyms.
+
+    >>> exact_terms("what does error QX-7731 mean in FAISS, per os.path?")
+    ['QX-7731', 'FAISS', 'os.path']
+    """
+    words = (word.strip(".,;:!?()[]{}\"'`") for word in query.split())
+    return [word for word in words if word and _IDENTIFIER.match(word)]
+
+
 class Retriever:
     def __init__(self, reader: IndexReader, embedder: QueryEmbedder) -> None:
         self.reader = reader
@@ -59,7 +82,13 @@ class Retriever:
         vector = self.embedder.embed([query])[0]
         dense = [chunk_id for chunk_id, _ in self.reader.dense(vector, pool)]
         keyword = [chunk_id for chunk_id, _ in self.reader.keyword(query, pool)]
-        fused = reciprocal_rank_fusion([dense, keyword])[:k]
+        rankings = [dense, keyword]
+        identifiers = exact_terms(query)
+        if identifiers:
+            # A third vote for chunks that contain the codes and names word for word: an error
+            # code must not lose to many chunks that merely share the words around it.
+            rankings.append([chunk_id for chunk_id, _ in self.reader.exact(identifiers, pool)])
+        fused = reciprocal_rank_fusion(rankings)[:k]
         stored = self.reader.chunks([chunk_id for chunk_id, _ in fused])
         dense_rank = {chunk_id: rank for rank, chunk_id in enumerate(dense, start=1)}
         keyword_rank = {chunk_id: rank for rank, chunk_id in enumerate(keyword, start=1)}

@@ -41,3 +41,37 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def embedder():  # type: ignore[no-untyped-def]
+    """The real all-MiniLM-L6-v2 on torch, loaded once for the whole session."""
+    from smallagent.embeddings import SentenceTransformerEmbedder
+
+    model = SentenceTransformerEmbedder()
+    model.embed(["warm up"])
+    return model
+
+
+@pytest.fixture(scope="session")
+def counter():  # type: ignore[no-untyped-def]
+    from smallagent.chunking import WordPieceCounter
+    from smallagent.embeddings import resolve_model_location
+
+    return WordPieceCounter(resolve_model_location("all-MiniLM-L6-v2"))
+
+
+def make_pdf(path: Path, pages: list[str]) -> Path:
+    """A real PDF written by fpdf2; an empty string makes a page with a drawing and no text."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=11)
+    for text in pages:
+        pdf.add_page()
+        if text:
+            pdf.multi_cell(0, 6, text)
+        else:
+            pdf.rect(20, 20, 100, 60, style="F")
+    pdf.output(str(path))
+    return path

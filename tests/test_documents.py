@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from smallagent.documents import UnusableFile, load_document, scan
+from tests.conftest import make_pdf
+
+
+def test_markdown_sections_follow_headings_and_skip_code_fences(tmp_path: Path) -> None:
+    path = tmp_path / "guide.md"
+    path.write_text(
+        "Intro line.\n\n# Install\nRun it.\n\n## Linux\nUse apt.\n\n```sh\n# not a heading\n```\n"
+        "# Use\nAsk things.\n"
+    )
+    document = load_document(path)
+    assert document.kind == "markdown"
+    headings = [section.heading for section in document.sections]
+    assert headings == ["", "Install", "Install > Linux", "Use"]
+    assert "# not a heading" in document.sections[2].text
+    text = path.read_text()
+    for section in document.sections:
+        assert text[section.start : section.start + len(section.text)] == section.text
+
+
+def test_rst_titles_become_headings(tmp_path: Path) -> None:
+    path = tmp_path / "notes.rst"
+    path.write_text("Title\n=====\n\nBody.\n\nPart\n----\n\nMore body.\n")
+    headings = [section.heading for section in load_document(path).sections]
+    assert headings == ["Title", "Title > Part"]
+
+
+def test_html_drops_scripts_and_styles_and_keeps_headings(tmp_path: Path) -> None:
+    path = tmp_path / "page.html"
+    path.write_text(
+        "<html><head><title>t</title><style>body{color:red}</style></head><body>"
+        "<script>var secret = 1;</script><h1>Guide</h1><p>Hello <b>world</b>.</p>"
+        "<h2>Details</h2><p>More.</p></body></html>"
+    )
+    document = load_document(path)
+    text = "".join(section.text for section in document.sections)
+    assert "secret" not in text and "color:red" not in text
+    assert "Hello world." in text
+    assert [section.heading for section in document.sections] == ["Guide", "Guide > Details"]
+
+
+def test_pdf_pages_are_kept_for_citations(tmp_path: Path) -> None:
+    path = make_pdf(tmp_path / "doc.pdf", ["Zebras have stripes.", "", "Giraffes are tall."])
+    document = load_document(path)
+    assert [(section.page, section.text.strip()) for section in document.sections] == [
+        (1, "Zebras have stripes."),
+        (3, "Giraffes are tall."),
+    ]
+
+
+def test_image_only_pdf_is_unusable(tmp_path: Path) -> None:
+    path = make_pdf(tmp_path / "scan.pdf", ["", ""])
+    with pytest.raises(UnusableFile, match="no extractable text"):
+        load_document(path)
+
+
+def test_encrypted_pdf_is_unusable(tmp_path: Path) -> None:
+    from pypdf import PdfWriter
+
+    plain = make_pdf(tmp_path / "plain.pdf", ["Secret plans."])
+    writer = PdfWriter(clone_from=str(plain))
+    writer.encrypt("hunter2", algorithm="RC4-128")
+    locked = tmp_path / "locked.pdf"
+    with locked.open("wb") as handle:
+        writer.write(handle)
+    with pytest.raises(UnusableFile, match="encrypted PDF"):
+        load_document(locked)
+
+
+def test_corrupt_pdf_is_unusable(tmp_path: Path) -> None:
+    path = make_pdf(tmp_path / "broken.pdf", ["Some text."])
+    path.write_bytes(path.read_bytes()[:300])
+    with pytest.raises(UnusableFile, match="PDF"):
+        load_document(path)
+
+
+def test_non_utf8_text_is_decoded_not_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "legacy.txt"
+    path.write_bytes("Caf\u00e9 cr\u00e8me \u20ac5".encode("cp1252"))
+    assert load_document(path).sections[0].text == "Caf\u00e9 cr\u00e8me \u20ac5"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("empty.txt", b"", "empty file"),
+        ("blank.md", b"  \n\n ", "empty file"),
+        ("data.weird", b"\x00\x01\x02binary", "binary content"),
+        ("photo.png", b"\x89PNG", "binary file (.png)"),
+    ],
+)
+def test_unusable_files_say_why(tmp_path: Path, name: str, content: bytes, reason: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(UnusableFile, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        load_document(path)
+
+
+def test_code_json_and_csv_load_as_text(tmp_path: Path) -> None:
+    (tmp_path / "tool.py").write_text(
+        "import os\n\n\ndef main():\n    return 1\n\n\nclass A:\n    x = 1\n"
+    )
+    (tmp_path / "conf.json").write_text('{"port": 8080}')
+    (tmp_path / "table.csv").write_text("name,age\nada,36\n")
+    code = load_document(tmp_path / "tool.py")
+    assert code.kind == "code"
+    assert [section.text.split()[0] for section in code.sections] == ["import", "def", "class"]
+    assert load_document(tmp_path / "conf.json").sections[0].text == '{"port": 8080}'
+    assert "ada,36" in load_document(tmp_path / "table.csv").sections[0].text
+
+
+def _relative(result_files: list, root: Path) -> list[str]:  # type: ignore[type-arg]
+    return sorted(found.path.relative_to(root).as_posix() for found in result_files)
+
+
+def test_scan_honours_ignore_files_hidden_dirs_and_globs(tmp_path: Path) -> None:
+    for name in (
+        "a.md",
+        "b.txt",
+        "notes.log",
+        "sub/c.md",
+        "sub/keep.log",
+        ".git/config",
+        "build/x.md",
+    ):
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("text")
+    (tmp_path / ".gitignore").write_text("*.log\nbuild/\n")
+    (tmp_path / "sub" / ".gitignore").write_text("!keep.log\n")
+    result = scan([tmp_path])
+    assert _relative(result.files, tmp_path) == ["a.md", "b.txt", "sub/c.md", "sub/keep.log"]
+    only_md = scan([tmp_path], include=["*.md"], exclude=["sub/"])
+    assert _relative(only_md.files, tmp_path) == ["a.md"]
+
+
+def test_scan_survives_symlink_loops_and_reports_missing_roots(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("a")
+    os.symlink(tmp_path / "docs", tmp_path / "docs" / "loop")
+    result = scan([tmp_path / "docs", tmp_path / "missing"])
+    assert _relative(result.files, tmp_path) == ["docs/a.txt"]
+    assert [(item.path.name, item.reason) for item in result.skipped] == [
+        ("missing", "does not exist")
+    ]
+
+
+def test_scan_caps_file_size(tmp_path: Path) -> None:
+    (tmp_path / "big.txt").write_bytes(b"x" * 5000)
+    (tmp_path / "small.txt").write_text("y")
+    result = scan([tmp_path], max_file_bytes=1000)
+    assert _relative(result.files, tmp_path) == ["small.txt"]
+    assert "too large" in result.skipped[0].reason

@@ -1,0 +1,216 @@
+"""Ingest into a real FAISS + SQLite index on tmp_path, with the real embedder."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from smallagent.chunking import ChunkingConfig
+from smallagent.errors import IndexStoreError
+from smallagent.index import IndexReader, IndexSpec, open_writer, writer_lock
+from smallagent.ingest import IngestOptions, ingest
+from smallagent.retrieval import Retriever
+
+FACTS = {
+    "zebra.md": "# Zebras\n\nZebras are African equines with black-and-white striped coats.\n",
+    "volcano.txt": "Mount Etna is an active stratovolcano on the east coast of Sicily.\n",
+    "tea.rst": "Tea\n===\n\nGreen tea is made from unoxidised leaves of Camellia sinensis.\n",
+}
+
+
+def _corpus(root: Path, files: dict[str, str] = FACTS) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (root / name).write_text(text)
+    return root
+
+
+def _consistent(directory: Path) -> tuple[int, int]:
+    """Every vector has a chunk row and every chunk row a vector; returns (documents, chunks)."""
+    import numpy as np
+
+    with IndexReader(directory) as reader:
+        documents, chunks = reader.counts()
+        vectors = reader.vectors
+        assert vectors.ntotal == chunks
+        ids = set(np.asarray([vectors.id_map.at(i) for i in range(vectors.ntotal)]).tolist())
+        rows = set(reader._db.execute("SELECT id FROM chunks").fetchall())
+        assert ids == {row[0] for row in rows}
+        return documents, chunks
+
+
+def test_first_ingest_then_search_finds_the_fact(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    corpus = _corpus(tmp_path / "docs")
+    index = tmp_path / "indexes" / "default"
+    report = ingest(index, embedder, IngestOptions(roots=(corpus,)))
+    assert (report.added, report.updated, report.unchanged, report.removed) == (3, 0, 0, 0)
+    assert report.chunks_added == 3
+    assert _consistent(index) == (3, 3)
+    with IndexReader(index) as reader:
+        hits = Retriever(reader, embedder).search("Which volcano is in Sicily?", k=2)
+    assert hits[0].path == str(corpus / "volcano.txt")
+    assert hits[0].rank == 1
+
+
+def test_incremental_add_change_delete_and_unchanged(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    corpus = _corpus(tmp_path / "docs")
+    index = tmp_path / "idx"
+    options = IngestOptions(roots=(corpus,))
+    ingest(index, embedder, options)
+
+    again = ingest(index, embedder, options)
+    assert (again.added, again.updated, again.unchanged, again.tokens_embedded) == (0, 0, 3, 0)
+
+    (corpus / "new.md").write_text("Saturn has the most prominent ring system.\n")
+    (corpus / "zebra.md").write_text("# Zebras\n\nZebras sleep standing up.\n")
+    (corpus / "tea.rst").unlink()
+    (corpus / "volcano.txt").touch()  # new mtime, same content: hashed, not re-embedded
+    os.utime(corpus / "volcano.txt", ns=(time.time_ns(), time.time_ns() + 10**9))
+    changed = ingest(index, embedder, options)
+    assert (changed.added, changed.updated, changed.removed, changed.unchanged) == (1, 1, 1, 1)
+    assert changed.chunks_added == 2
+    assert _consistent(index) == (3, 3)
+    with IndexReader(index) as reader:
+        paths = {document.path for document in reader.documents()}
+        assert paths == {str(corpus / name) for name in ("new.md", "zebra.md", "volcano.txt")}
+        hits = Retriever(reader, embedder).search("How do zebras sleep?", k=1)
+        assert "standing up" in hits[0].text
+
+    quiet = ingest(index, embedder, options)
+    assert quiet.unchanged == 3 and quiet.tokens_embedded == 0
+
+
+def test_ingesting_another_folder_keeps_the_first(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    first = _corpus(tmp_path / "a")
+    second = _corpus(tmp_path / "b", {"x.txt": "Lichens are symbioses of fungi and algae.\n"})
+    index = tmp_path / "idx"
+    ingest(index, embedder, IngestOptions(roots=(first,)))
+    report = ingest(index, embedder, IngestOptions(roots=(second, tmp_path / "missing")))
+    assert report.removed == 0
+    assert _consistent(index) == (4, 4)
+
+
+def test_a_different_embedder_or_chunking_is_refused_until_rebuild(
+    tmp_path: Path,
+    embedder,  # type: ignore[no-untyped-def]
+) -> None:
+    corpus = _corpus(tmp_path / "docs")
+    index = tmp_path / "idx"
+    ingest(index, embedder, IngestOptions(roots=(corpus,)))
+    other_chunking = IngestOptions(roots=(corpus,), chunking=ChunkingConfig(128, 16))
+    with pytest.raises(IndexStoreError, match="chunks of 256 tokens") as caught:
+        ingest(index, embedder, other_chunking)
+    assert "re-run with --rebuild" in caught.value.hint
+    other_model = IndexSpec("other-model", 384, 256, 32)
+    with (
+        pytest.raises(IndexStoreError, match="was built with all-MiniLM-L6-v2"),
+        open_writer(index, other_model),
+    ):
+        pass
+    rebuilt = ingest(
+        index,
+        embedder,
+        IngestOptions(roots=(corpus,), chunking=ChunkingConfig(128, 16), rebuild=True),
+    )
+    assert rebuilt.added == 3
+    with IndexReader(index) as reader:
+        assert reader.spec.max_tokens == 128
+    assert _consistent(index) == (3, 3)
+
+
+def test_a_second_writer_gets_a_clear_message(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    corpus = _corpus(tmp_path / "docs")
+    index = tmp_path / "idx"
+    with writer_lock(index), pytest.raises(IndexStoreError, match="being written by another"):
+        ingest(index, embedder, IngestOptions(roots=(corpus,)))
+
+
+def test_unreadable_and_unusable_files_are_reported_not_fatal(
+    tmp_path: Path,
+    embedder,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    corpus = _corpus(tmp_path / "docs")
+    (corpus / "empty.txt").write_text("")
+    (corpus / "secret.txt").write_text("locked away")
+    real_read_bytes = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:
+        if self.name == "secret.txt":
+            raise PermissionError(13, "Permission denied")
+        return real_read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    report = ingest(tmp_path / "idx", embedder, IngestOptions(roots=(corpus,)))
+    assert report.added == 3
+    assert [(item.path.name, item.reason) for item in report.skipped] == [
+        ("empty.txt", "empty file")
+    ]
+    assert [(item.path.name, item.reason) for item in report.failed] == [
+        ("secret.txt", "cannot read: Permission denied")
+    ]
+
+
+def test_an_empty_folder_makes_an_empty_index(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "empty").mkdir()
+    report = ingest(tmp_path / "idx", embedder, IngestOptions(roots=(tmp_path / "empty",)))
+    assert (report.added, report.chunks_added) == (0, 0)
+    with IndexReader(tmp_path / "idx") as reader:
+        assert reader.counts() == (0, 0)
+        assert Retriever(reader, embedder).search("anything") == []
+
+
+KILLABLE_INGEST = """
+import sys
+from pathlib import Path
+from smallagent.embeddings import SentenceTransformerEmbedder
+from smallagent.ingest import IngestOptions, ingest
+
+def report(progress):
+    print(f"{progress.phase} {progress.done}", flush=True)
+
+options = IngestOptions(roots=(Path(sys.argv[1]),), checkpoint_every_s=0.0, embed_batch_chunks=4)
+ingest(Path(sys.argv[2]), SentenceTransformerEmbedder(), options, report)
+print("finished", flush=True)
+"""
+
+
+def test_kill_9_mid_ingest_leaves_a_usable_index_and_the_next_run_finishes(
+    tmp_path: Path,
+    embedder,  # type: ignore[no-untyped-def]
+) -> None:
+    files = {
+        f"note{n:03}.txt": f"Note {n}: the code word is W{n * 7919}.\n" * 20 for n in range(80)
+    }
+    corpus = _corpus(tmp_path / "docs", files)
+    index = tmp_path / "idx"
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLABLE_INGEST, str(corpus), str(index)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    for line in child.stdout:
+        if line.startswith("embed ") and int(line.split()[1]) >= 30:
+            child.send_signal(signal.SIGKILL)
+            break
+    child.wait(timeout=60)
+    assert child.returncode == -signal.SIGKILL, "the ingest finished before it could be killed"
+
+    documents, chunks = _consistent(index)
+    assert 0 < documents < 80
+    report = ingest(index, embedder, IngestOptions(roots=(corpus,)))
+    assert report.added == 80 - documents
+    assert report.unchanged == documents
+    documents, chunks = _consistent(index)
+    assert documents == 80
+    with IndexReader(index) as reader:
+        assert sum(document.chunk_count for document in reader.documents()) == chunks
+        hits = Retriever(reader, embedder).search("W" + str(79 * 7919), k=1)
+        assert hits[0].path.endswith("note079.txt")

@@ -1,0 +1,140 @@
+"""`smallagent ingest | search | index` through the CLI, and the ONNX query embedder."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from smallagent.cli import app
+from smallagent.embeddings import OnnxEmbedder, export_onnx, onnx_cache_path
+from smallagent.index import IndexReader
+from smallagent.ingest import IngestOptions, ingest
+from smallagent.retrieval import Retriever, reciprocal_rank_fusion
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One ONNX export per session, in a private cache instead of the user's."""
+    import os
+
+    root = tmp_path_factory.mktemp("cache")
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(root)
+    export_onnx("all-MiniLM-L6-v2", onnx_cache_path("all-MiniLM-L6-v2"))
+    yield root
+    if previous is None:
+        del os.environ["XDG_CACHE_HOME"]
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous
+
+
+def test_onnx_vectors_match_sentence_transformers(onnx_cache: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    texts = [
+        "x",
+        "How do I undo the last commit?",
+        "Zebras are African equines with black-and-white striped coats. " * 12,
+        "Caf\u00e9, na\u00efve r\u00e9sum\u00e9 \u2014 \u00fcber",
+    ]
+    onnx = OnnxEmbedder("all-MiniLM-L6-v2", onnx_cache_path("all-MiniLM-L6-v2"))
+    fast, reference = onnx.embed(texts), embedder.embed(texts)
+    assert fast.shape == reference.shape == (4, 384)
+    cosines = (fast * reference).sum(axis=1)
+    assert cosines.min() > 1 - 1e-4
+
+
+def test_rrf_rewards_agreement() -> None:
+    fused = reciprocal_rank_fusion([[1, 2, 3], [3, 4]])
+    assert [item for item, _ in fused] == [3, 1, 2, 4]
+    assert fused[0][1] == pytest.approx(1 / 63 + 1 / 61)
+
+
+def test_keyword_match_wins_where_embeddings_blur(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    topics = ["disk", "network", "memory", "printer", "battery", "screen", "keyboard", "sound"]
+    for number, topic in enumerate(topics):
+        (corpus / f"{topic}.txt").write_text(
+            f"Troubleshooting {topic} errors: when the {topic} fails, the system shows an error "
+            f"code such as ZR-{1000 + number}. Restart and check the {topic} settings.\n"
+        )
+    (corpus / "garden.txt").write_text(
+        "Tomatoes need six hours of sun. Our greenhouse controller logged QX-7731 once.\n"
+    )
+    ingest(tmp_path / "idx", embedder, IngestOptions(roots=(corpus,)))
+    with IndexReader(tmp_path / "idx") as reader:
+        hits = Retriever(reader, embedder).search("error code QX-7731", k=3)
+    assert hits[0].path.endswith("garden.txt")
+    assert hits[0].keyword_rank == 1
+    assert hits[0].dense_rank != 1, "dense search alone finds it; the test proves nothing"
+
+
+@pytest.fixture
+def docs(isolated_env: Path) -> Path:
+    folder = isolated_env / "docs"
+    folder.mkdir()
+    (folder / "etna.md").write_text("# Etna\n\nMount Etna is an active volcano in Sicily.\n")
+    (folder / "tea.txt").write_text("Green tea is made from unoxidised leaves.\n")
+    (folder / "empty.txt").write_text("")
+    return folder
+
+
+def test_cli_ingest_search_and_index_commands(docs: Path, onnx_cache: Path) -> None:
+    result = runner.invoke(app, ["ingest", str(docs)])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"files added\s*│\s*2\s*│", result.output)
+    assert re.search(r"files skipped\s*│\s*1\s*│", result.output)
+    assert "empty.txt: empty file" in result.output
+
+    strict = runner.invoke(app, ["ingest", str(docs), "--strict"])
+    assert strict.exit_code == 1
+
+    found = runner.invoke(app, ["search", "volcano in Sicily", "-k", "1", "--json"])
+    assert found.exit_code == 0, found.output
+    hits = json.loads(found.output)
+    assert len(hits) == 1
+    assert hits[0]["path"] == str(docs / "etna.md")
+    assert hits[0]["heading"] == "Etna"
+    assert {"score", "page", "text", "dense_rank", "keyword_rank"} <= set(hits[0])
+
+    text = runner.invoke(app, ["search", "green tea"])
+    assert text.exit_code == 0
+    assert text.output.startswith("1. docs/tea.txt")
+
+    listing = runner.invoke(app, ["index", "list"])
+    assert listing.output.startswith("default\t2 documents\t2 chunks")
+    info = runner.invoke(app, ["index", "info", "default"])
+    assert "embedder   all-MiniLM-L6-v2 (384 dims)" in info.output
+
+    kept = runner.invoke(app, ["index", "rm", "default"], input="n\n")
+    assert kept.exit_code == 1
+    assert (Path("indexes") / "default").is_dir()
+    removed = runner.invoke(app, ["index", "rm", "default", "--yes"])
+    assert removed.exit_code == 0
+    assert not (Path("indexes") / "default").exists()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["ingest", "nowhere"], "nothing to ingest: nowhere does not exist"),
+        (["ingest", "docs", "--chunk-tokens", "8"], "bad chunking options"),
+        (["ingest", "docs", "--max-file-mb", "0"], "--max-file-mb must be positive"),
+        (["search", "volcano"], "no index at"),
+        (["search", "  "], "the query is empty"),
+        (["--index", "../escape", "search", "x"], "bad index name"),
+        (["index", "info", "ghost"], "no index at"),
+        (["index", "rm", "ghost", "--yes"], "no index named ghost"),
+    ],
+)
+def test_cli_bad_input_is_one_clean_error(docs: Path, arguments: list[str], message: str) -> None:
+    result = runner.invoke(app, arguments)
+    assert result.exit_code in (1, 2)
+    assert message in result.output
+    assert "Traceback" not in result.output
