@@ -17,8 +17,8 @@ ollama: setup
 	@$(OLLAMA_DEV) binary >/dev/null
 
 lint: setup
-	$(PY) -m ruff check smallagent tests scripts
-	$(PY) -m ruff format --check smallagent tests scripts
+	$(PY) -m ruff check smallagent tests scripts bench
+	$(PY) -m ruff format --check smallagent tests scripts bench
 	$(PY) -m mypy
 
 # The integration tests use the server that `ollama_dev.py run` starts; without one they start

@@ -26,6 +26,7 @@ ENVIRONMENT_NAMES: dict[str, tuple[str, ...]] = {
     "index": ("SMALLAGENT_INDEX",),
     "index_dir": ("SMALLAGENT_INDEX_DIR",),
     "embedding_model": ("SMALLAGENT_EMBEDDING_MODEL",),
+    "embedding_precision": ("SMALLAGENT_EMBEDDING_PRECISION",),
     "request_timeout_s": ("SMALLAGENT_REQUEST_TIMEOUT",),
 }
 
@@ -37,6 +38,7 @@ class Settings:
     index: str = "default"
     index_dir: Path = Path("indexes")
     embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_precision: str = "fp32"
     request_timeout_s: float = 600.0
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -94,6 +96,8 @@ def _coerce(name: str, raw: Any, origin: str, base_dir: Path) -> Any:
         raise ConfigError(f"{origin}: {name} must be a non-empty string, got {raw!r}")
     if name == "ollama_host":
         return normalize_host(raw)
+    if name == "embedding_precision" and raw.strip() not in ("fp32", "int8"):
+        raise ConfigError(f"{origin}: embedding_precision must be fp32 or int8, got {raw!r}")
     if name == "index_dir":
         path = Path(raw).expanduser()
         return path if path.is_absolute() else base_dir / path

@@ -168,7 +168,6 @@ class OnnxEmbedder:
     """The ONNX export on onnxruntime: same vectors as SentenceTransformerEmbedder, no torch."""
 
     def __init__(self, name: str, model_path: Path, batch_size: int = 32) -> None:
-        import onnxruntime
         from tokenizers import Tokenizer
 
         self.name = name
@@ -180,12 +179,22 @@ class OnnxEmbedder:
         self._tokenizer = Tokenizer.from_file(str(Path(location) / "tokenizer.json"))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(self.max_tokens)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
-        options.log_severity_level = 3
-        self._session = onnxruntime.InferenceSession(
-            str(model_path), options, providers=["CPUExecutionProvider"]
-        )
+        self._model_path = model_path
+        self._session_handle: Any = None
+
+    @property
+    def _session(self) -> Any:
+        """Opened on first use: an ingest with nothing new never pays for it."""
+        if self._session_handle is None:
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = os.cpu_count() or 1
+            options.log_severity_level = 3
+            self._session_handle = onnxruntime.InferenceSession(
+                str(self._model_path), options, providers=["CPUExecutionProvider"]
+            )
+        return self._session_handle
 
     @property
     def dimension(self) -> int:
@@ -219,9 +228,58 @@ class OnnxEmbedder:
         return result
 
 
-def query_embedder(name: str) -> Any:
-    """The fastest embedder that gives this model's vectors: ONNX if exported, else torch."""
+PRECISIONS = ("fp32", "int8")
+
+
+def split_precision(embedder: str) -> tuple[str, str]:
+    """`all-MiniLM-L6-v2+int8` -> ("all-MiniLM-L6-v2", "int8"); no suffix means fp32."""
+    model, _, precision = embedder.partition("+")
+    return model, precision or "fp32"
+
+
+def quantize_onnx(source: Path, target: Path) -> Path:
+    """Dynamic int8 quantization of the weights (activations stay float): about half the compute
+    of fp32 on CPUs with integer dot-product units, at a small, measured cost in recall."""
+    if target.exists():
+        return target
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    logging.getLogger().setLevel(logging.ERROR)  # its advice to pre-process goes to the root logger
+    temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    quantize_dynamic(str(source), str(temporary), weight_type=QuantType.QInt8)
+    temporary.replace(target)
+    return target
+
+
+def onnx_model(name: str, precision: str) -> Path:
+    """The ONNX file for a model at a precision, exported (and quantized) on first use."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+    exported = export_onnx(name, onnx_cache_path(name))
+    if precision == "fp32":
+        return exported
+    return quantize_onnx(exported, exported.with_name(f"model-{precision}.onnx"))
+
+
+def index_embedder(name: str, precision: str) -> OnnxEmbedder:
+    """The embedder an ingest uses; its `name` records the precision, since vectors differ."""
+    embedder = OnnxEmbedder(name, onnx_model(name, precision))
+    embedder.name = name if precision == "fp32" else f"{name}+{precision}"
+    return embedder
+
+
+def query_embedder(embedder: str) -> Any:
+    """The embedder for queries against an index built by `embedder` (a name from its spec).
+
+    ONNX when the export exists (no torch: a cold search stays well under a second); otherwise
+    fp32 falls back to torch, and int8 exports first.
+    """
+    name, precision = split_precision(embedder)
     exported = onnx_cache_path(name)
-    if exported.exists():
-        return OnnxEmbedder(name, exported)
-    return SentenceTransformerEmbedder(name)
+    if precision == "fp32":
+        if exported.exists():
+            return OnnxEmbedder(name, exported)
+        return SentenceTransformerEmbedder(name)
+    return index_embedder(name, precision)

@@ -101,7 +101,7 @@ def ingest(
     existing_roots = [root for root in roots if root.exists()]  # a missing root removes nothing
     on_progress(Progress("scan", len(scanned.files), len(scanned.files)))
 
-    from smallagent.embeddings import resolve_model_location
+    from smallagent.embeddings import resolve_model_location, split_precision
 
     spec = IndexSpec(
         embedder=embedder.name,
@@ -109,7 +109,7 @@ def ingest(
         max_tokens=options.chunking.max_tokens,
         overlap_tokens=options.chunking.overlap_tokens,
     )
-    counter = WordPieceCounter(resolve_model_location(embedder.name))
+    counter = WordPieceCounter(resolve_model_location(split_precision(embedder.name)[0]))
     cores = os.cpu_count() or 1
 
     with open_writer(index_directory, spec, rebuild=options.rebuild) as writer:

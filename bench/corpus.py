@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""Fetch and lay out the benchmark corpus: real documentation nobody here wrote.
+
+Python 3.11's library reference (HTML, Debian's python3.11-doc) and two R manuals (PDF, Debian's
+r-doc-pdf), taken from the .deb files with `apt-get download` + `dpkg-deb -x`: nothing is installed
+system-wide. Every 4th library page (~80 files) keeps one ingest to a couple of minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "smallagent" / "bench"
+PACKAGES = ("python3.11-doc", "r-doc-pdf")
+LIBRARY = "usr/share/doc/python3.11/html/library"
+PDFS = ("usr/share/doc/r-doc-pdf/manual/R-FAQ.pdf", "usr/share/doc/r-doc-pdf/manual/R-data.pdf")
+
+
+def prepare(target: Path = CACHE / "corpus") -> Path:
+    if (target / ".complete").exists():
+        return target
+    debs, unpacked = CACHE / "debs", CACHE / "root"
+    debs.mkdir(parents=True, exist_ok=True)
+    if not all(any(debs.glob(f"{name}_*.deb")) for name in PACKAGES):
+        subprocess.run(["apt-get", "download", *PACKAGES], cwd=debs, check=True)
+    for deb in debs.glob("*.deb"):
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True)
+    if target.exists():
+        shutil.rmtree(target)
+    (target / "python-library").mkdir(parents=True)
+    (target / "r-manuals").mkdir()
+    for page in sorted((unpacked / LIBRARY).glob("*.html"))[::4]:
+        shutil.copy2(page, target / "python-library" / page.name)
+    for pdf in PDFS:
+        shutil.copy2(unpacked / pdf, target / "r-manuals" / Path(pdf).name)
+    (target / ".complete").touch()
+    return target
+
+
+if __name__ == "__main__":
+    corpus = prepare()
+    files = [path for path in corpus.rglob("*") if path.is_file() and path.name != ".complete"]
+    size = sum(path.stat().st_size for path in files)
+    print(f"{corpus}: {len(files)} files, {size / 1e6:.1f} MB", file=sys.stderr)
+    print(corpus)
