@@ -143,38 +143,253 @@ def doctor(
     console.print("[green]Ready.[/]")
 
 
+def _ask_options(
+    workdir: Path | None,
+    no_shell: bool,
+    allow_shell: bool,
+    max_steps: int,
+    num_ctx: int,
+    seed: int,
+    temperature: float,
+    max_wh: float | None,
+    device_watts: float | None,
+    grid_intensity: float | None,
+) -> Any:
+    from dataclasses import replace
+
+    from smallagent.assistant import AskOptions
+    from smallagent.energy import default_energy_settings
+
+    if no_shell and allow_shell:
+        raise SmallagentError("--no-shell and --allow-shell contradict each other")
+    directory = (workdir or Path.cwd()).resolve()
+    if not directory.is_dir():
+        raise SmallagentError(f"--workdir {directory} is not a directory")
+    if max_steps < 1:
+        raise SmallagentError("--max-steps must be at least 1")
+    if num_ctx < 1024:
+        raise SmallagentError("--num-ctx must be at least 1024")
+    for name, value in (("--max-wh", max_wh), ("--device-watts", device_watts)):
+        if value is not None and value <= 0:
+            raise SmallagentError(f"{name} must be positive")
+    energy = default_energy_settings()
+    if device_watts is not None:
+        energy = replace(energy, device_watts=device_watts, device_label=f"{device_watts:g} W")
+    if grid_intensity is not None:
+        if grid_intensity < 0:
+            raise SmallagentError("--grid-intensity must not be negative")
+        energy = replace(energy, grid_gco2_per_kwh=grid_intensity)
+    return AskOptions(
+        max_steps=max_steps,
+        shell_mode="off" if no_shell else "allow-all" if allow_shell else "read-only",
+        workdir=directory,
+        num_ctx=num_ctx,
+        temperature=temperature,
+        seed=seed,
+        max_wh=max_wh,
+        energy=energy,
+    )
+
+
+def _confirm_in_terminal(enabled: bool) -> Any:
+    """Ask [y/N] before running a command outside the policy, only when a person can answer."""
+    import sys
+
+    if not enabled or not sys.stdin.isatty():
+        return None
+
+    def confirm(command: str) -> bool:
+        return typer.confirm(
+            f"The model wants to run `{command}`, which is outside the read-only policy. Allow?",
+            default=False,
+            err=True,
+        )
+
+    return confirm
+
+
+WorkdirOption = Annotated[
+    Path | None, typer.Option(help="Directory the shell and file tools are confined to.")
+]
+NoShellOption = Annotated[bool, typer.Option("--no-shell", help="Disable the shell tool.")]
+AllowShellOption = Annotated[
+    bool, typer.Option("--allow-shell", help="Run any command the model asks for (no prompt).")
+]
+MaxStepsOption = Annotated[int, typer.Option(help="Most model calls for one question.")]
+NumCtxOption = Annotated[int, typer.Option(help="Context window to ask Ollama for.")]
+SeedOption = Annotated[int, typer.Option(help="Sampling seed, for repeatable runs.")]
+TemperatureOption = Annotated[float, typer.Option(help="Sampling temperature.")]
+MaxWhOption = Annotated[
+    float | None, typer.Option(help="Stop with a partial answer past this many Wh.")
+]
+DeviceWattsOption = Annotated[
+    float | None, typer.Option(help="Power of the device running the model (default: CPU model).")
+]
+GridOption = Annotated[
+    float | None, typer.Option(help="Grid carbon intensity, gCO2e/kWh (default 480).")
+]
+
+
 @app.command()
 @_user_errors
 def ask(
     ctx: typer.Context,
-    question: Annotated[str, typer.Argument(help="What to ask the model.")],
-    seed: Annotated[int, typer.Option(help="Sampling seed, for repeatable answers.")] = 0,
-    temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.0,
+    question: Annotated[str, typer.Argument(help="What to ask.")],
+    max_steps: MaxStepsOption = 8,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSONL events (steps, then the result) only.")
+    ] = False,
+    trace_file: Annotated[
+        Path | None, typer.Option("--trace", help="Also save the JSONL events to this file.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the answer.")] = False,
+    workdir: WorkdirOption = None,
+    no_shell: NoShellOption = False,
+    allow_shell: AllowShellOption = False,
+    num_ctx: NumCtxOption = 8192,
+    seed: SeedOption = 0,
+    temperature: TemperatureOption = 0.0,
+    max_wh: MaxWhOption = None,
+    device_watts: DeviceWattsOption = None,
+    grid_intensity: GridOption = None,
 ) -> None:
-    """Ask the model one question and show its reply with the usage Ollama reports."""
-    from smallagent.ollama_model import OllamaModel
-    from smallagent.types import Message
+    """Answer a question with the agent: live step-by-step trace, sources, and the energy used."""
+    from smallagent.assistant import build_assistant
+    from smallagent.trace import render_result, render_step, result_event, step_event
 
     settings = _settings(ctx)
     if not question.strip():
         raise SmallagentError("the question is empty", hint='smallagent ask "your question"')
-    model = OllamaModel(
-        settings.ollama_host,
-        settings.model,
-        timeout_s=settings.request_timeout_s,
-        options={"temperature": temperature, "seed": seed},
-    )
+    options = _ask_options(
+        workdir, no_shell, allow_shell, max_steps, num_ctx, seed, temperature, max_wh,
+        device_watts, grid_intensity,
+    )  # fmt: skip
+    console = _console(stderr=as_json)
+    trace_handle = None
+    if trace_file is not None:
+        try:
+            trace_handle = trace_file.open("w", encoding="utf-8")
+        except OSError as error:
+            raise SmallagentError(f"cannot write --trace {trace_file}: {error.strerror}") from None
+    assistant = build_assistant(settings, options, _confirm_in_terminal(not as_json))
+    try:
+        for note in assistant.notes:
+            console.print(f"[yellow]note:[/] {note}")
+
+        def emit(event: dict[str, Any]) -> None:
+            line = json.dumps(event, ensure_ascii=False, default=str)
+            if as_json:
+                typer.echo(line)
+            if trace_handle is not None:
+                trace_handle.write(line + "\n")
+                trace_handle.flush()
+
+        run = assistant.ask(question)
+        for step in run:
+            emit(step_event(step))
+            if not as_json and not quiet:
+                render_step(console, step, options.num_ctx)
+        result = run.result
+        assert result is not None
+        sources = assistant.sources.cited(result.answer)
+        energy = assistant.energy(result)
+        emit(result_event(result, sources, energy, {"model": settings.model}))
+        if quiet:
+            typer.echo(result.answer)
+        elif not as_json:
+            render_result(console, result, sources, energy, options.workdir)
+    finally:
+        assistant.close()
+        if trace_handle is not None:
+            trace_handle.close()
+
+
+@app.command()
+@_user_errors
+def chat(
+    ctx: typer.Context,
+    max_steps: MaxStepsOption = 8,
+    workdir: WorkdirOption = None,
+    no_shell: NoShellOption = False,
+    allow_shell: AllowShellOption = False,
+    num_ctx: NumCtxOption = 8192,
+    seed: SeedOption = 0,
+    temperature: TemperatureOption = 0.0,
+    device_watts: DeviceWattsOption = None,
+    grid_intensity: GridOption = None,
+) -> None:
+    """Talk with the agent over several turns: /reset, /sources, /energy, /exit."""
+    from smallagent.assistant import build_assistant
+    from smallagent.trace import render_energy, render_result, render_step
+
+    settings = _settings(ctx)
+    options = _ask_options(
+        workdir, no_shell, allow_shell, max_steps, num_ctx, seed, temperature, None,
+        device_watts, grid_intensity,
+    )  # fmt: skip
     console = _console()
-    with console.status(f"asking {settings.model}…"):
-        reply = model.chat([Message(role="user", content=question)])
-    console.print(reply.message.content or "[dim](empty reply)[/]")
-    usage = reply.usage
-    console.print(
-        f"[dim]{reply.model}: {usage.prompt_tokens} prompt tokens in {usage.prompt_eval_s:.2f} s, "
-        f"{usage.generated_tokens} generated in {usage.eval_s:.2f} s "
-        f"({usage.generation_tokens_per_s:.1f} tok/s), load {usage.load_s:.2f} s, "
-        f"total {usage.total_s:.2f} s (reported by Ollama)[/]"
-    )
+    assistant = build_assistant(settings, options, _confirm_in_terminal(True))
+    history: list[Any] = []
+    last = None
+    console.print(f"[bold]smallagent chat[/] with {settings.model} · /reset /sources /energy /exit")
+    for note in assistant.notes:
+        console.print(f"[yellow]note:[/] {note}")
+    try:
+        while True:
+            try:
+                line = console.input("[bold green]you>[/] ").strip()
+            except EOFError:
+                break
+            if not line:
+                continue
+            if line in ("/exit", "/quit"):
+                break
+            if line == "/reset":
+                history, last = [], None
+                console.print("[dim]history cleared[/]")
+                continue
+            if line == "/sources":
+                for source in assistant.sources.by_number.values():
+                    console.print(f"  [cyan][{source.number}][/] {source.label}")
+                continue
+            if line == "/energy":
+                if last is not None:
+                    render_energy(console, last, assistant.energy(last))
+                continue
+            if line.startswith("/"):
+                console.print("[yellow]commands: /reset /sources /energy /exit[/]")
+                continue
+            run = assistant.ask(line, history=_fit_history(history, options.num_ctx // 2))
+            for step in run:
+                render_step(console, step, options.num_ctx)
+            last = run.result
+            assert last is not None
+            sources = assistant.sources.cited(last.answer)
+            render_result(console, last, sources, assistant.energy(last), options.workdir)
+            history = [*history, *_turn_messages(line, last.answer)]
+    finally:
+        assistant.close()
+
+
+def _turn_messages(question: str, answer: str) -> list[Any]:
+    """A finished turn is kept as question and answer; its tool chatter is not carried over."""
+    from smallagent.types import Message
+
+    return [Message("user", question), Message("assistant", answer)]
+
+
+def _fit_history(history: list[Any], token_budget: int) -> list[Any]:
+    """The most recent whole turns that fit the budget (about 4 characters a token)."""
+    kept: list[Any] = []
+    used = 0
+    for first in range(len(history) - 2, -1, -2):
+        pair = history[first : first + 2]
+        cost = sum(len(message.content) for message in pair) // 4
+        if used + cost > token_budget:
+            break
+        kept = pair + kept
+        used += cost
+    return kept
 
 
 @models_app.command("list")

@@ -5,10 +5,13 @@ Later steps add the per-request estimate; this module stays pure apart from read
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+
+from smallagent.types import Usage
 
 RAPL_ROOT = Path("/sys/class/powercap")
 
@@ -86,3 +89,134 @@ def cpu_energy(
         return EnergyFigure((rapl_end - rapl_start) / 1e6, "measured (RAPL)")
     joules = seconds * cores * WATTS_PER_BUSY_CORE
     return EnergyFigure(joules, f"modeled ({cores} cores x {WATTS_PER_BUSY_CORE:.1f} W)")
+
+
+# --- inference: this run, and what a 70B model would have used -----------------------------------
+
+# EcoLogits' regression of GPU energy per generated token on active parameters (ecologits/impacts/
+# llm.py, `gpu_energy`; fitted on ML.ENERGY leaderboard measurements): Wh per token on one GPU =
+# ALPHA * exp(BETA * batch) * params_billion + GAMMA. EcoLogits itself assumes batch 64 in a data
+# centre; local inference runs one request at a time, so the comparison below uses batch 1 for
+# both models, and counts only the GPUs needed to hold fp16 weights (1.2 x params x 2 bytes per
+# 80 GB GPU, as EcoLogits does). Server, cooling (PUE) and embodied impacts are left out, for both.
+ECOLOGITS_GPU_ENERGY_ALPHA = 1.1665273170451914e-06
+ECOLOGITS_GPU_ENERGY_BETA = -0.011205921025579175
+ECOLOGITS_GPU_ENERGY_GAMMA = 4.052928146734005e-05
+ECOLOGITS_GPU_MEMORY_GB = 80
+REFERENCE_PARAMS_BILLION = 70.0
+# World average carbon intensity of electricity generation, 2023: about 480 gCO2e/kWh (Ember,
+# Global Electricity Review 2024). Configurable: a local grid can be 20 or 800.
+DEFAULT_GRID_GCO2_PER_KWH = 480.0
+
+
+@dataclass(frozen=True)
+class EnergySettings:
+    device_watts: float  # power of the device running the model while it computes
+    device_label: str
+    grid_gco2_per_kwh: float = DEFAULT_GRID_GCO2_PER_KWH
+    batch_size: int = 1
+    reference_params_billion: float = REFERENCE_PARAMS_BILLION
+
+
+def default_energy_settings(cores: int | None = None) -> EnergySettings:
+    count = cores or os.cpu_count() or 1
+    return EnergySettings(
+        device_watts=count * WATTS_PER_BUSY_CORE,
+        device_label=f"CPU, {count} cores x {WATTS_PER_BUSY_CORE:.1f} W",
+    )
+
+
+def parse_parameter_size(text: str) -> float | None:
+    """Ollama's `parameter_size` in billions.
+
+    >>> parse_parameter_size("630.17M"), parse_parameter_size("1.5B"), parse_parameter_size("?")
+    (0.63017, 1.5, None)
+    """
+    cleaned = text.strip().upper()
+    scale = {"K": 1e-6, "M": 1e-3, "B": 1.0, "T": 1e3}.get(cleaned[-1:] if cleaned else "")
+    try:
+        return float(cleaned[:-1]) * scale if scale else None
+    except ValueError:
+        return None
+
+
+def ecologits_gpu_wh(params_billion: float, generated_tokens: int, batch_size: int = 1) -> float:
+    """GPU energy for generating tokens, EcoLogits' regression, GPUs for fp16 weights included."""
+    per_token = (
+        ECOLOGITS_GPU_ENERGY_ALPHA
+        * math.exp(ECOLOGITS_GPU_ENERGY_BETA * batch_size)
+        * params_billion
+        + ECOLOGITS_GPU_ENERGY_GAMMA
+    )
+    gpus = max(1, math.ceil(1.2 * params_billion * 2 / ECOLOGITS_GPU_MEMORY_GB))
+    return generated_tokens * per_token * gpus
+
+
+@dataclass(frozen=True)
+class RunEnergy:
+    """The energy of answering one question, by part, with where each figure came from."""
+
+    model_wh: float  # prompt evaluation + generation
+    model_source: str
+    tools_wh: float  # retrieval (query embedding included) and commands, on this machine's CPU
+    load_wh: float  # loading the model into memory: booked apart from the question
+    grid_gco2_per_kwh: float
+    small_params_billion: float | None
+    reference_params_billion: float
+    generated_tokens: int
+    batch_size: int
+
+    @property
+    def total_wh(self) -> float:
+        return self.model_wh + self.tools_wh
+
+    @property
+    def gco2e(self) -> float:
+        return self.total_wh / 1000 * self.grid_gco2_per_kwh
+
+    @property
+    def reference_wh(self) -> float:
+        return ecologits_gpu_wh(
+            self.reference_params_billion, self.generated_tokens, self.batch_size
+        )
+
+    @property
+    def small_model_same_method_wh(self) -> float | None:
+        if self.small_params_billion is None:
+            return None
+        return ecologits_gpu_wh(self.small_params_billion, self.generated_tokens, self.batch_size)
+
+    @property
+    def saving_percent(self) -> float | None:
+        small = self.small_model_same_method_wh
+        if small is None or self.reference_wh <= 0:
+            return None
+        return 100.0 * (1.0 - small / self.reference_wh)
+
+
+def run_energy(
+    usage: Usage,
+    tool_seconds: float,
+    settings: EnergySettings,
+    small_params_billion: float | None,
+    measured_joules: float | None = None,
+) -> RunEnergy:
+    """Model energy from Ollama's durations (never token counts: cached prompt tokens cost no
+    compute, and Ollama counts them anyway), measured instead where a counter was read."""
+    compute_s = usage.prompt_eval_s + usage.eval_s
+    if measured_joules is not None:
+        model_wh, source = measured_joules / 3600, "measured (RAPL)"
+    else:
+        model_wh = settings.device_watts * compute_s / 3600
+        source = f"modeled: {settings.device_label} x {compute_s:.1f} s reported by Ollama"
+    return RunEnergy(
+        model_wh=model_wh,
+        model_source=source,
+        tools_wh=settings.device_watts * tool_seconds / 3600,
+        load_wh=settings.device_watts * usage.load_s / 3600,
+        grid_gco2_per_kwh=settings.grid_gco2_per_kwh,
+        small_params_billion=small_params_billion,
+        reference_params_billion=settings.reference_params_billion,
+        generated_tokens=usage.generated_tokens,
+        batch_size=settings.batch_size,
+    )

@@ -1,0 +1,300 @@
+"""Tools the agent can call: plain typed functions whose JSON schema is derived, not written.
+
+A tool's schema comes from its signature and the `Args:` section of its docstring; a missing type
+hint or argument description fails when the tool is defined, not when a model first calls it.
+Arguments are coerced to the hinted types before the call (small models send "3" for 3) and
+unknown keys are dropped (they invent keys such as "required").
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from smallagent.shell import ShellPolicy
+from smallagent.types import ToolSpec
+
+
+class ToolArgumentError(Exception):
+    """The model called a tool with arguments it cannot take; the message goes back to it."""
+
+
+_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
+
+
+def _docstring_parts(function: Callable[..., Any]) -> tuple[str, dict[str, str]]:
+    doc = inspect.getdoc(function) or ""
+    summary, _, rest = doc.partition("\nArgs:\n")
+    descriptions: dict[str, str] = {}
+    for line in rest.splitlines():
+        match = re.match(r"\s*(\w+):\s*(.+)", line)
+        if match:
+            descriptions[match.group(1)] = match.group(2).strip()
+    return " ".join(summary.split()), descriptions
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    function: Callable[..., str]
+    parameters: Mapping[str, Any]
+    annotations: Mapping[str, type] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def spec(self) -> ToolSpec:
+        return ToolSpec(self.name, self.description, self.parameters)
+
+    def prepare(self, arguments: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """Coerced keyword arguments, and the unknown keys that were dropped."""
+        unknown = sorted(key for key in arguments if key not in self.annotations)
+        missing = [name for name in self.required if name not in arguments]
+        if missing:
+            takes = ", ".join(f"{n} ({_JSON_TYPES[t]})" for n, t in self.annotations.items())
+            raise ToolArgumentError(f"{self.name} needs {', '.join(missing)}; it takes {takes}")
+        coerced = {
+            name: coerce(arguments[name], self.annotations[name], name)
+            for name in self.annotations
+            if name in arguments
+        }
+        return coerced, unknown
+
+    def __call__(self, arguments: Mapping[str, Any]) -> str:
+        coerced, _ = self.prepare(arguments)
+        return self.function(**coerced)
+
+
+def coerce(value: Any, target: type, name: str) -> Any:
+    """Convert what a small model sends into the hinted type, or say what was wrong.
+
+    >>> coerce("3", int, "k"), coerce("yes", bool, "all"), coerce(2, str, "q")
+    (3, True, '2')
+    """
+    if isinstance(value, dict) and target is not dict:
+        # e.g. {"type": "string", "description": "Paris"}: the schema echoed back with a value in it
+        for key in ("value", "description", "default"):
+            if key in value and not isinstance(value[key], dict):
+                return coerce(value[key], target, name)
+        raise ToolArgumentError(f"argument {name} should be a {_JSON_TYPES[target]}, not an object")
+    try:
+        if target is bool:
+            if isinstance(value, str):
+                lowered = value.strip().lower()
+                if lowered in ("true", "yes", "1"):
+                    return True
+                if lowered in ("false", "no", "0"):
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        if target is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(float(value)) if isinstance(value, str) else int(value)
+        if target is float:
+            return float(value)
+        if target is str:
+            if isinstance(value, list | tuple):
+                return " ".join(str(item) for item in value)
+            return str(value)
+    except (TypeError, ValueError):
+        raise ToolArgumentError(
+            f"argument {name} should be a {_JSON_TYPES[target]}, got {value!r}"
+        ) from None
+    return value
+
+
+def make_tool(function: Callable[..., str], name: str | None = None) -> Tool:
+    """Derive a Tool from a typed function with an `Args:` docstring; fail loudly if incomplete."""
+    tool_name = name or function.__name__
+    summary, descriptions = _docstring_parts(function)
+    if not summary:
+        raise TypeError(f"tool {tool_name}: the function needs a docstring")
+    hints = typing.get_type_hints(function)
+    properties: dict[str, Any] = {}
+    annotations: dict[str, type] = {}
+    required: list[str] = []
+    defaults: dict[str, Any] = {}
+    for parameter in inspect.signature(function).parameters.values():
+        hint = hints.get(parameter.name)
+        if hint not in _JSON_TYPES:
+            if isinstance(hint, types.UnionType):
+                raise TypeError(f"tool {tool_name}: {parameter.name} needs a single plain type")
+            raise TypeError(f"tool {tool_name}: {parameter.name} needs a type hint (str/int/...)")
+        if parameter.name not in descriptions:
+            raise TypeError(f"tool {tool_name}: describe {parameter.name} under Args:")
+        annotations[parameter.name] = hint
+        schema: dict[str, Any] = {
+            "type": _JSON_TYPES[hint],
+            "description": descriptions[parameter.name],
+        }
+        if parameter.default is inspect.Parameter.empty:
+            required.append(parameter.name)
+        else:
+            defaults[parameter.name] = parameter.default
+            schema["default"] = parameter.default
+        properties[parameter.name] = schema
+    return Tool(
+        name=tool_name,
+        description=summary,
+        function=function,
+        parameters={"type": "object", "properties": properties, "required": required},
+        annotations=annotations,
+        required=tuple(required),
+        defaults=defaults,
+    )
+
+
+# --- the agent's tools ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    number: int
+    path: str
+    page: int | None
+    heading: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.path}:page {self.page}" if self.page else self.path
+
+
+class SourceRegistry:
+    """Numbers the sources a run has seen, so `[n]` in an answer stays the same source."""
+
+    def __init__(self) -> None:
+        self.by_number: dict[int, Source] = {}
+        self._numbers: dict[tuple[str, int | None], int] = {}
+        self._passages: dict[int, list[str]] = {}
+
+    def number(self, path: str, page: int | None, heading: str) -> int:
+        key = (path, page)
+        if key not in self._numbers:
+            self._numbers[key] = len(self._numbers) + 1
+            self.by_number[self._numbers[key]] = Source(self._numbers[key], path, page, heading)
+        return self._numbers[key]
+
+    def remember(self, number: int, text: str) -> None:
+        self._passages.setdefault(number, []).append(text)
+
+    def cited(self, answer: str) -> list[Source]:
+        """The sources an answer cites as [n]; failing that, the passages it quotes from.
+
+        Small models often drop the [n]. A source whose passage contains one of the answer's
+        exact terms (a code, a number, an identifier) is taken as the one it came from.
+        """
+        numbers = sorted({int(n) for n in re.findall(r"\[(\d+)\]", answer)})
+        cited = [self.by_number[n] for n in numbers if n in self.by_number]
+        if cited:
+            return cited
+        from smallagent.retrieval import exact_terms
+
+        terms = [term.lower() for term in exact_terms(answer)]
+        return [
+            self.by_number[number]
+            for number, passages in sorted(self._passages.items())
+            if terms and any(term in passage.lower() for passage in passages for term in terms)
+        ]
+
+
+def _display(path: str, root: Path) -> str:
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return path
+
+
+def make_search_tool(retriever: Any, sources: SourceRegistry, root: Path, chars: int) -> Tool:
+    def search(query: str, k: int = 4) -> str:
+        """Search the ingested documents; returns numbered passages to cite as [n].
+
+        Args:
+            query: words or a question to look for; exact names and codes work best
+            k: how many passages to return (1 to 8)
+        """
+        hits = retriever.search(query, k=max(1, min(k, 8)))
+        if not hits:
+            return "No passages found. Try other words."
+        lines = []
+        for hit in hits:
+            number = sources.number(hit.path, hit.page, hit.heading)
+            sources.remember(number, hit.text)
+            where = _display(hit.path, root) + (f", page {hit.page}" if hit.page else "")
+            text = " ".join(hit.text.split())
+            if len(text) > chars:
+                text = text[:chars].rsplit(" ", 1)[0] + " …"
+            heading = f" ({hit.heading})" if hit.heading else ""
+            lines.append(f"[{number}] {where}{heading}: {text}")
+        return "\n".join(lines)
+
+    return make_tool(search)
+
+
+def make_read_file_tool(roots: list[Path], allowed_files: set[str], max_lines: int) -> Tool:
+    def read_file(path: str, start_line: int = 1, end_line: int = 80) -> str:
+        """Read lines of a text file inside the working directory or among the indexed documents.
+
+        Args:
+            path: file path, relative to the working directory or as shown by search
+            start_line: first line to read, counting from 1
+            end_line: last line to read
+        """
+        candidates = [Path(path)] if Path(path).is_absolute() else [r / path for r in roots]
+        for candidate in candidates:
+            resolved = candidate.resolve()
+            inside = any(resolved.is_relative_to(root.resolve()) for root in roots)
+            if not (inside or str(resolved) in allowed_files or str(candidate) in allowed_files):
+                continue
+            if not resolved.is_file():
+                return f"{path} is not a file."
+            first = max(1, start_line)
+            last = min(max(first, end_line), first + max_lines - 1)
+            with resolved.open(encoding="utf-8", errors="replace") as handle:
+                lines = [
+                    f"{number}: {line.rstrip()}"
+                    for number, line in enumerate(handle, start=1)
+                    if first <= number <= last
+                ]
+            if not lines:
+                return f"{path} has fewer than {first} lines."
+            return "\n".join(lines)
+        return f"{path} is outside the working directory and the indexed documents; not read."
+
+    return make_tool(read_file)
+
+
+def make_shell_tool(policy: ShellPolicy) -> Tool:
+    def shell(command: str) -> str:
+        """Run one read-only command (ls, grep, find, wc, cat, head, ...) in the working directory.
+
+        Args:
+            command: the command line, without pipes or redirects
+        """
+        verdict = policy.decide(command)
+        if not verdict.allowed:
+            return f"Refused: {verdict.reason}"
+        result = policy.run(verdict.argv)
+        status = "timed out" if result.exit_code is None else f"exit code {result.exit_code}"
+        return f"{status}\n{result.output}".rstrip()
+
+    return make_tool(shell)
+
+
+def make_final_answer_tool() -> Tool:
+    def final_answer(answer: str) -> str:
+        """Give the final answer to the user, citing passages as [n].
+
+        Args:
+            answer: the complete answer
+        """
+        return answer
+
+    return make_tool(final_answer)

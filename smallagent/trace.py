@@ -1,0 +1,178 @@
+"""Rendering a run: rich text for people, JSONL events for programs. Nothing else prints a trace."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from smallagent.agent import Result, Step
+from smallagent.energy import RunEnergy
+from smallagent.tools import Source
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def _shorten(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _call_text(step: Step) -> str:
+    if step.call is None:
+        return ""
+    arguments = ", ".join(f"{key}={value!r}" for key, value in step.call.arguments.items())
+    return f"{step.call.name}({arguments})"
+
+
+def render_step(console: Console, step: Step, num_ctx: int) -> None:
+    from rich.markup import escape
+
+    usage = step.usage
+    label = {"tool": "tool", "answer": "answer", "format": "no call", "error": "mistake"}[step.kind]
+    console.print(
+        f"[bold cyan]step {step.number}[/] [dim]·[/] {label}"
+        f"{' [dim](' + step.form + ')[/]' if step.form not in ('none', 'native') else ''} "
+        f"[dim]· {usage.prompt_tokens} prompt tok in {usage.prompt_eval_s:.2f} s, "
+        f"{usage.generated_tokens} generated in {usage.eval_s:.2f} s"
+        f"{f', tool {step.tool_seconds:.2f} s' if step.tool_seconds else ''}[/]"
+    )
+    if step.thought and step.kind != "answer":
+        console.print(f"  [italic dim]{escape(_shorten(step.thought, 300))}[/]")
+    if step.call is not None and step.kind != "answer":
+        console.print(f"  [yellow]→ {escape(_shorten(_call_text(step), 200))}[/]")
+    if step.dropped_arguments:
+        console.print(f"  [dim]dropped unknown arguments: {', '.join(step.dropped_arguments)}[/]")
+    if step.kind != "answer":
+        console.print(f"  [dim]← {escape(_shorten(step.observation, 240))}[/]")
+    if usage.prompt_tokens + usage.generated_tokens >= 0.95 * num_ctx:
+        console.print(
+            f"  [red]warning:[/] the prompt filled {usage.prompt_tokens} of num_ctx={num_ctx} "
+            "tokens; Ollama may have cut it (raise --num-ctx)"
+        )
+
+
+def cache_reuse(steps: Sequence[Step]) -> float | None:
+    """Share of prompt tokens served from Ollama's KV cache, estimated from durations.
+
+    Ollama's prompt_eval_count counts cached tokens too, but prompt_eval_duration covers only the
+    ones it computed; at the first step's rate (nothing cached yet) a later step's duration tells
+    how many it computed.
+    """
+    first = next((s for s in steps if s.usage.prompt_eval_s > 0 and s.usage.prompt_tokens), None)
+    if first is None or len(steps) < 2:
+        return None
+    rate = first.usage.prompt_tokens / first.usage.prompt_eval_s
+    later = [s for s in steps if s is not first]
+    tokens = sum(s.usage.prompt_tokens for s in later)
+    computed = sum(min(s.usage.prompt_tokens, s.usage.prompt_eval_s * rate) for s in later)
+    return 1.0 - computed / tokens if tokens else None
+
+
+def render_result(
+    console: Console,
+    result: Result,
+    sources: Sequence[Source],
+    energy: RunEnergy,
+    root: Path,
+) -> None:
+    from rich.markup import escape
+    from rich.panel import Panel
+
+    title = "answer" if result.complete else f"incomplete answer ({result.stop_reason})"
+    console.print(Panel(escape(result.answer or "(no answer)"), title=title, border_style="green"))
+    if not result.complete:
+        console.print(
+            f"[yellow]The run stopped before a final answer ({_STOP_TEXT[result.stop_reason]}); "
+            "the text above is the best partial answer.[/]"
+        )
+    for source in sources:
+        console.print(f"  [cyan][{source.number}][/] {escape(_relative(source.label, root))}")
+    render_energy(console, result, energy)
+
+
+_STOP_TEXT = {
+    "answer": "answered",
+    "max_steps": "step budget used up; raise --max-steps",
+    "max_failures": "too many malformed or failed calls in a row",
+    "budget": "energy budget --max-wh reached",
+}
+
+
+def _relative(label: str, root: Path) -> str:
+    try:
+        return str(Path(label).relative_to(root))
+    except ValueError:
+        return label
+
+
+def render_energy(console: Console, result: Result, energy: RunEnergy) -> None:
+    usage = result.usage
+    forms = ", ".join(f"{form} {count}" for form, count in sorted(result.forms.items()))
+    reuse = cache_reuse(result.steps)
+    console.print(
+        f"[bold]work[/] {len(result.steps)} steps · {usage.prompt_tokens} prompt + "
+        f"{usage.generated_tokens} generated tokens (reported by Ollama) · "
+        f"prompt eval {usage.prompt_eval_s:.1f} s, generation {usage.eval_s:.1f} s"
+        + (
+            f" · KV-cache reuse ≈{100 * reuse:.0f}% of prompt tokens (from durations)"
+            if reuse is not None
+            else ""
+        )
+    )
+    console.print(f"[dim]call forms: {forms}[/]")
+    console.print(
+        f"[bold]energy[/] {energy.total_wh:.4f} Wh = model {energy.model_wh:.4f} Wh "
+        f"({energy.model_source}) + tools {energy.tools_wh:.5f} Wh (retrieval incl. query "
+        f"embedding, modeled) · {energy.gco2e:.3f} gCO2e at {energy.grid_gco2_per_kwh:.0f} g/kWh"
+    )
+    if energy.load_wh:
+        console.print(f"[dim]model load {energy.load_wh:.4f} Wh, booked apart from the question[/]")
+    small = energy.small_model_same_method_wh
+    if small is not None and energy.saving_percent is not None:
+        console.print(
+            f"[bold]vs 70B[/] same {energy.generated_tokens} generated tokens, EcoLogits GPU "
+            f"model at batch {energy.batch_size}: {energy.reference_params_billion:.0f}B "
+            f"{energy.reference_wh:.4f} Wh vs this {energy.small_params_billion:.2f}B model "
+            f"{small:.4f} Wh → [green]{energy.saving_percent:.0f}% less[/] [dim](GPU energy only, "
+            "fp16 weights, no server/PUE; compare like with like, not with the local figure "
+            "above)[/]"
+        )
+
+
+def step_event(step: Step) -> dict[str, Any]:
+    event = asdict(step)
+    event["type"] = "step"
+    return event
+
+
+def result_event(
+    result: Result, sources: Sequence[Source], energy: RunEnergy, extra: Mapping[str, Any]
+) -> dict[str, Any]:
+    return {
+        "type": "result",
+        "answer": result.answer,
+        "complete": result.complete,
+        "stop_reason": result.stop_reason,
+        "steps": len(result.steps),
+        "usage": asdict(result.usage),
+        "forms": dict(result.forms),
+        "kv_cache_reuse": cache_reuse(result.steps),
+        "sources": [asdict(source) for source in sources],
+        "energy": {
+            "total_wh": energy.total_wh,
+            "model_wh": energy.model_wh,
+            "model_source": energy.model_source,
+            "tools_wh": energy.tools_wh,
+            "load_wh": energy.load_wh,
+            "gco2e": energy.gco2e,
+            "grid_gco2_per_kwh": energy.grid_gco2_per_kwh,
+            "reference_params_billion": energy.reference_params_billion,
+            "reference_wh": energy.reference_wh,
+            "small_model_same_method_wh": energy.small_model_same_method_wh,
+            "saving_percent": energy.saving_percent,
+        },
+        **extra,
+    }

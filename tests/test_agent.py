@@ -1,0 +1,171 @@
+"""The loop's logic against a scripted model: no Ollama here (the integration layer has it)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from smallagent.agent import FORMAT_REMINDER, AgentConfig, AgentRun
+from smallagent.tools import make_final_answer_tool, make_tool
+from smallagent.types import Message, ModelReply, ToolCall, ToolSpec, Usage
+
+
+class ScriptedModel:
+    """Replies from a script, one per call, and remembers what it was shown."""
+
+    name = "scripted"
+
+    def __init__(self, replies: Sequence[str | ToolCall]) -> None:
+        self.replies = list(replies)
+        self.seen: list[list[Message]] = []
+        self.tools_seen: list[list[ToolSpec]] = []
+
+    def chat(self, messages: Sequence[Message], tools: Sequence[ToolSpec] = ()) -> ModelReply:
+        self.seen.append(list(messages))
+        self.tools_seen.append(list(tools))
+        reply = self.replies.pop(0)
+        message = (
+            Message("assistant", "", tool_calls=(reply,))
+            if isinstance(reply, ToolCall)
+            else Message("assistant", reply)
+        )
+        return ModelReply(message, Usage(100, 10, 0.5, 0.2, 0.0, 0.8), "scripted")
+
+
+def lookup(query: str, k: int = 2) -> str:
+    """Look something up.
+
+    Args:
+        query: what to look for
+        k: how many results
+    """
+    return f"[1] found {query!r} (k={k})"
+
+
+def explode(reason: str) -> str:
+    """Always fails.
+
+    Args:
+        reason: why
+    """
+    raise RuntimeError(reason)
+
+
+TOOLS = {
+    "lookup": make_tool(lookup),
+    "explode": make_tool(explode),
+    "final_answer": make_final_answer_tool(),
+}
+
+
+def run(replies: Sequence[str | ToolCall], **config: object):  # type: ignore[no-untyped-def]
+    model = ScriptedModel(replies)
+    agent = AgentRun(model, TOOLS, "system", "question?", AgentConfig(**config))  # type: ignore[arg-type]
+    steps = list(agent)
+    assert agent.result is not None
+    return model, steps, agent.result
+
+
+def test_tool_then_answer_with_argument_coercion_and_junk_keys_dropped() -> None:
+    call = '{"name": "lookup", "arguments": {"query": "tea", "k": "3", "required": ["q"]}}'
+    fenced = f"```json\n{call}\n```"
+    model, steps, result = run([fenced, ToolCall("final_answer", {"answer": "Tea is green [1]."})])
+    assert [step.kind for step in steps] == ["tool", "answer"]
+    assert steps[0].observation == "[1] found 'tea' (k=3)"
+    assert steps[0].dropped_arguments == ("required",)
+    assert (result.answer, result.complete, result.stop_reason) == (
+        "Tea is green [1].",
+        True,
+        "answer",
+    )
+    assert result.forms == {"fenced_json": 1, "native": 1}
+    assert result.usage == Usage(200, 20, 1.0, 0.4, 0.0, 1.6)
+    shown = model.seen[1]
+    assert shown[-2] == Message(
+        "assistant",
+        "",
+        tool_calls=(ToolCall("lookup", {"query": "tea", "k": "3", "required": ["q"]}),),
+    )
+    assert shown[-1] == Message("tool", "[1] found 'tea' (k=3)", tool_name="lookup")
+    assert model.tools_seen[0][0].name == "lookup"
+
+
+def test_prose_first_gets_a_reminder_then_prose_is_the_answer() -> None:
+    _, steps, result = run(["I think the answer is 4.", "The answer is 4."])
+    assert [step.kind for step in steps] == ["format", "answer"]
+    assert steps[0].observation == FORMAT_REMINDER
+    assert result.answer == "The answer is 4."
+
+
+def test_prose_after_a_tool_is_the_answer() -> None:
+    _, _, result = run([ToolCall("lookup", {"query": "x"}), "It is x [1]."])
+    assert result.complete and result.answer == "It is x [1]."
+
+
+def test_mistakes_become_observations_and_the_cap_stops_the_run() -> None:
+    unknown = '{"name": "nope", "arguments": {}}'
+    _, steps, result = run(
+        [ToolCall("lookup", {}), unknown, ToolCall("explode", {"reason": "disk"})],
+        max_consecutive_failures=3,
+    )
+    assert [step.kind for step in steps] == ["error", "error", "error"]
+    assert "lookup needs query" in steps[0].observation
+    assert "no tool named 'nope'" in steps[1].observation
+    assert steps[2].observation == "Error: explode failed (RuntimeError: disk)."
+    assert (result.complete, result.stop_reason) == (False, "max_failures")
+
+
+def test_a_success_resets_the_failure_count() -> None:
+    _, steps, result = run(
+        [ToolCall("lookup", {}), ToolCall("lookup", {"query": "a"}), ToolCall("lookup", {}),
+         ToolCall("final_answer", {"answer": "done"})],
+        max_consecutive_failures=2,
+    )  # fmt: skip
+    assert result.complete and len(steps) == 4
+
+
+def test_step_budget_gives_the_best_partial_answer() -> None:
+    _, steps, result = run(
+        ["Let me search first.\n" + '{"name": "lookup", "arguments": {"query": "a"}}'] * 3,
+        max_steps=3,
+    )
+    assert len(steps) == 3
+    assert (result.complete, result.stop_reason) == (False, "max_steps")
+    assert result.answer == "Let me search first."
+
+
+def test_energy_budget_stops_the_run() -> None:
+    model = ScriptedModel([ToolCall("lookup", {"query": "a"})] * 5)
+    agent = AgentRun(
+        model,
+        TOOLS,
+        "system",
+        "q",
+        AgentConfig(),
+        over_budget=lambda usage: usage.prompt_tokens >= 200,
+    )
+    result = agent.run()
+    assert (len(result.steps), result.stop_reason) == (2, "budget")
+
+
+def test_observations_are_capped() -> None:
+    def long(query: str) -> str:
+        """Returns a lot.
+
+        Args:
+            query: anything
+        """
+        return "x" * 5000
+
+    model = ScriptedModel([ToolCall("long", {"query": "a"}), "done"])
+    agent = AgentRun(model, {"long": make_tool(long)}, "s", "q", AgentConfig(observation_chars=100))
+    steps = list(agent)
+    assert steps[0].observation.startswith("x" * 100 + "\n[observation cut to 100 of 5000")
+
+
+def test_history_and_native_tools_flag() -> None:
+    model = ScriptedModel(["hello"] * 2)
+    history = [Message("user", "earlier"), Message("assistant", "reply")]
+    agent = AgentRun(model, TOOLS, "sys", "now", AgentConfig(native_tools=False), history=history)
+    agent.run()
+    assert [m.content for m in model.seen[0]] == ["sys", "earlier", "reply", "now"]
+    assert model.tools_seen[0] == []

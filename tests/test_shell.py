@@ -1,0 +1,127 @@
+"""The shell policy against a real shell-less runner: what runs, what is refused, and why."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from smallagent.shell import ShellPolicy, read_only_verdict
+from smallagent.tools import make_shell_tool
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "a.md").write_text("alpha\nbeta\n")
+    (tmp_path / "b.md").write_text("gamma\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "c.md").write_text("delta\n")
+    return tmp_path
+
+
+def test_allowlisted_commands_run_without_a_shell(workdir: Path) -> None:
+    shell = make_shell_tool(ShellPolicy(workdir))
+    assert shell({"command": "find . -name '*.md'"}).splitlines()[0] == "exit code 0"
+    assert sorted(shell({"command": "find . -name '*.md'"}).splitlines()[1:]) == [
+        "./a.md", "./b.md", "./sub/c.md",
+    ]  # fmt: skip
+    assert shell({"command": "wc -l a.md"}) == "exit code 0\n2 a.md"
+    assert shell({"command": "grep -c a a.md"}) == "exit code 0\n2"
+    assert shell({"command": "cat missing.txt"}).startswith("exit code 1\ncat: missing.txt")
+
+
+@pytest.mark.parametrize(
+    ("command", "reason"),
+    [
+        ("ls | wc -l", "`|` is not allowed"),
+        ("cat a.md > b.md", "`>` is not allowed"),
+        ("ls; rm -rf ~", "`;` is not allowed"),
+        ("ls && rm a.md", "`&&` is not allowed"),
+        ("echo $(rm a.md)", "`$(` is not allowed"),
+        ("echo `rm a.md`", "``` is not allowed: commands run without a shell"),
+        ("rm -rf ~", "`rm` is not on the read-only allowlist"),
+        ("find . -delete", "`find -delete` can write"),
+        ("find . -exec rm {} +", "`find -exec` can write"),
+        ("sort -o out.txt a.md", "`sort -o` can write"),
+        ("sort --output=out.txt a.md", "`sort --output` can write"),
+        ("uniq a.md out.txt", "`uniq INPUT OUTPUT` writes a file"),
+        ("cat /etc/passwd", "`/etc/passwd` is outside the working directory"),
+        ("cat ../secret", "`../secret` is outside the working directory"),
+        ("grep -r root ~", "`~` is outside the working directory"),
+        ("/bin/ls", "give the command by name"),
+        ("ls\nrm a.md", "a newline is not allowed"),
+        ("", "the command is empty"),
+        ("cat 'unclosed", "cannot parse"),
+    ],
+)
+def test_refusals_name_the_reason(workdir: Path, command: str, reason: str) -> None:
+    verdict = read_only_verdict(command, workdir)
+    assert not verdict.allowed
+    assert reason in verdict.reason
+
+
+def test_a_symlink_out_of_the_workdir_is_refused(
+    workdir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    outside = tmp_path_factory.mktemp("outside") / "secret.txt"
+    outside.write_text("secret")
+    (workdir / "link").symlink_to(outside)
+    assert "outside the working directory" in read_only_verdict("cat link", workdir).reason
+
+
+def test_non_interactive_runs_refuse_and_report(workdir: Path) -> None:
+    shell = make_shell_tool(ShellPolicy(workdir))
+    observation = shell({"command": "rm a.md"})
+    assert observation.startswith("Refused: `rm` is not on the read-only allowlist")
+    assert "no one to ask" in observation
+    assert (workdir / "a.md").exists()
+
+
+def test_consent_prompt_decides(workdir: Path) -> None:
+    asked: list[str] = []
+
+    def no(command: str) -> bool:
+        asked.append(command)
+        return False
+
+    assert "the user declined" in make_shell_tool(ShellPolicy(workdir, confirm=no))(
+        {"command": "touch x"}
+    )
+    assert asked == ["touch x"] and not (workdir / "x").exists()
+    yes = make_shell_tool(ShellPolicy(workdir, confirm=lambda command: True))
+    assert yes({"command": "touch x"}) == "exit code 0"
+    assert (workdir / "x").exists()
+
+
+def test_allow_all_still_has_no_shell(workdir: Path) -> None:
+    policy = ShellPolicy(workdir, mode="allow-all")
+    assert policy.decide("touch y").allowed
+    assert not policy.decide("touch y; rm a.md").allowed
+
+
+def test_off_refuses_everything(workdir: Path) -> None:
+    assert "disabled" in ShellPolicy(workdir, mode="off").decide("ls").reason
+
+
+def test_timeout_kills_the_process_group(workdir: Path) -> None:
+    policy = ShellPolicy(workdir, mode="allow-all", timeout_s=1)
+    marker = workdir / "survivor"
+    script = workdir / "spawn.sh"
+    script.write_text(f"sleep 30 &\nsleep 3; touch {marker}\n")
+    started = time.monotonic()
+    result = policy.run(("sh", str(script)))
+    assert result.exit_code is None
+    assert "killed after 1 s timeout" in result.output
+    assert time.monotonic() - started < 5
+    time.sleep(3)
+    assert not marker.exists()
+
+
+def test_output_is_capped(workdir: Path) -> None:
+    (workdir / "big.txt").write_text("y" * 100_000)
+    result = ShellPolicy(workdir, output_limit=1000).run(("cat", "big.txt"))
+    assert result.truncated
+    assert result.output.startswith(
+        "y" * 1000 + "\n[output truncated: 100000 bytes, first 1000 shown]"
+    )
