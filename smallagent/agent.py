@@ -7,6 +7,7 @@ in a row end the run. Bugs propagate.
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -17,10 +18,14 @@ from smallagent.parsing import ParsedTurn, parse_turn
 from smallagent.tools import Tool, ToolArgumentError
 from smallagent.types import Message, Model, ToolCall, Usage
 
-StepKind = Literal["tool", "answer", "format", "error"]
+StepKind = Literal["tool", "answer", "format", "error", "repeat"]
 StopReason = Literal["answer", "max_steps", "max_failures", "budget"]
 FINAL_ANSWER_TOOL = "final_answer"
 
+ANSWER_SYSTEM = (
+    "Answer the question from the tool results given. Reply with the answer itself in one or two "
+    "sentences, citing passages as [n]. If the results do not contain the answer, say so."
+)
 FORMAT_REMINDER = (
     "No tool was called. To use a tool, reply with only a JSON object such as "
     '{"name": "search", "arguments": {"query": "..."}}. '
@@ -59,6 +64,12 @@ class AgentConfig:
     max_consecutive_failures: int = 3
     observation_chars: int = 2400  # about 600 tokens: keeps each step's prompt growth bounded
     native_tools: bool = True  # pass tool schemas to the model; the text protocol is always parsed
+    # Restating the question after each result keeps a small model from drifting into new
+    # searches once the answer is in front of it (0.5B searched the same thing 7 times without).
+    follow_up: str = (
+        "\n\nQuestion: {question}\nIf the results above answer it, reply with the answer now "
+        "(cite passages as [n]); otherwise call another tool."
+    )
 
 
 def _clip(text: str, limit: int) -> str:
@@ -91,7 +102,9 @@ class AgentRun:
             *history,
             Message("user", question),
         ]
+        self.question = question
         self.result: Result | None = None
+        self._calls_made: set[str] = set()
 
     def __iter__(self) -> Iterator[Step]:
         steps: list[Step] = []
@@ -101,12 +114,21 @@ class AgentRun:
         tool_specs = [tool.spec for tool in self.tools.values()] if self.config.native_tools else []
         stop: StopReason = "max_steps"
         answer = ""
+        force_answer = False
         for number in range(1, self.config.max_steps + 1):
+            messages, specs = self.messages, tool_specs
+            if force_answer:
+                # The model asked again for what it already has. Ask for the answer alone, in a
+                # fresh request that holds only the results and the question: with the tool
+                # chatter in view, a 0.5B model kept writing the same call.
+                messages, specs = self._answer_request(steps), []
             started = self.clock()
-            reply = self.model.chat(self.messages, tool_specs)
+            reply = self.model.chat(messages, specs)
             model_seconds = self.clock() - started
             usage = usage + reply.usage
             turn = parse_turn(reply.message, self.tools.keys())
+            if force_answer and not turn.calls and reply.message.content.strip():
+                turn = ParsedTurn((), "forced_answer", reply.message.content.strip())
             forms[turn.form] += 1
             self.messages.append(self._as_history(reply.message, turn))
             step = self._step(number, turn, reply.usage, model_seconds, bool(steps))
@@ -115,7 +137,8 @@ class AgentRun:
             if step.kind == "answer":
                 stop, answer = "answer", step.observation
                 break
-            failures = failures + 1 if step.kind in ("format", "error") else 0
+            failures = failures + 1 if step.kind in ("format", "error", "repeat") else 0
+            force_answer = step.kind == "repeat"
             self.messages.append(
                 Message("tool", step.observation, tool_name=step.call.name if step.call else "")
             )
@@ -136,6 +159,16 @@ class AgentRun:
             forms=dict(forms),
             messages=tuple(self.messages[1:]),
         )
+
+    def _answer_request(self, steps: Sequence[Step]) -> list[Message]:
+        suffix = self.config.follow_up.format(question=self.question)
+        results = "\n\n".join(
+            step.observation.removesuffix(suffix) for step in steps if step.kind == "tool"
+        )
+        return [
+            Message("system", ANSWER_SYSTEM),
+            Message("user", f"Tool results:\n{results}\n\nQuestion: {self.question}"),
+        ]
 
     @staticmethod
     def _as_history(message: Message, turn: ParsedTurn) -> Message:
@@ -174,13 +207,20 @@ class AgentRun:
         if turn.problem:
             return make("error", f"Error: {turn.problem}. Fix the call and try again.")
         if not turn.calls:
-            if turn.form == "final_answer" or (turn.text and seen_tools):
+            if turn.form in ("final_answer", "forced_answer") or (turn.text and seen_tools):
                 return make("answer", turn.text)
             if turn.text and number > 1:
                 return make("answer", turn.text)  # reminded once already: take the prose
             return make("format", FORMAT_REMINDER)
         call = turn.calls[0]  # one call per step keeps small models on track
         tool = self.tools[call.name]
+        signature = json.dumps([call.name, call.arguments], sort_keys=True, default=str)
+        if call.name != FINAL_ANSWER_TOOL and signature in self._calls_made:
+            return make(
+                "repeat",
+                f"You already called {call.name} with these arguments; the result is above.",
+            )
+        self._calls_made.add(signature)
         arguments = dict(call.arguments)
         if "_text" in arguments and tool.required:
             arguments[tool.required[0]] = arguments.pop("_text")
@@ -201,17 +241,19 @@ class AgentRun:
             )
         return make(
             "tool",
-            _clip(observation, self.config.observation_chars),
+            _clip(observation, self.config.observation_chars)
+            + self.config.follow_up.format(question=self.question),
             tool_seconds=self.clock() - started,
             dropped_arguments=tuple(dropped),
         )
 
-    @staticmethod
-    def _best_partial(steps: Sequence[Step]) -> str:
+    def _best_partial(self, steps: Sequence[Step]) -> str:
+        """What the tools found beats what the model said: its words may predate any evidence."""
+        suffix = self.config.follow_up.format(question=self.question)
+        for step in reversed(steps):
+            if step.kind == "tool":
+                return "What was found so far:\n" + step.observation.removesuffix(suffix)
         for step in reversed(steps):
             if step.thought.strip():
                 return step.thought.strip()
-        for step in reversed(steps):
-            if step.kind == "tool":
-                return "What was found so far:\n" + step.observation
         return ""

@@ -17,7 +17,14 @@ from typing import Any, Literal
 from smallagent.types import Message, ToolCall
 
 CallForm = Literal[
-    "native", "tool_call_tag", "fenced_json", "json", "react", "final_answer", "none"
+    "native",
+    "tool_call_tag",
+    "fenced_json",
+    "json",
+    "react",
+    "final_answer",
+    "forced_answer",
+    "none",
 ]
 
 _TAG = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.S)

@@ -31,7 +31,13 @@ def render_step(console: Console, step: Step, num_ctx: int) -> None:
     from rich.markup import escape
 
     usage = step.usage
-    label = {"tool": "tool", "answer": "answer", "format": "no call", "error": "mistake"}[step.kind]
+    label = {
+        "tool": "tool",
+        "answer": "answer",
+        "format": "no call",
+        "error": "mistake",
+        "repeat": "repeated call",
+    }[step.kind]
     console.print(
         f"[bold cyan]step {step.number}[/] [dim]·[/] {label}"
         f"{' [dim](' + step.form + ')[/]' if step.form not in ('none', 'native') else ''} "

@@ -70,7 +70,10 @@ def test_tool_then_answer_with_argument_coercion_and_junk_keys_dropped() -> None
     fenced = f"```json\n{call}\n```"
     model, steps, result = run([fenced, ToolCall("final_answer", {"answer": "Tea is green [1]."})])
     assert [step.kind for step in steps] == ["tool", "answer"]
-    assert steps[0].observation == "[1] found 'tea' (k=3)"
+    assert steps[0].observation == (
+        "[1] found 'tea' (k=3)\n\nQuestion: question?\nIf the results above answer it, reply "
+        "with the answer now (cite passages as [n]); otherwise call another tool."
+    )
     assert steps[0].dropped_arguments == ("required",)
     assert (result.answer, result.complete, result.stop_reason) == (
         "Tea is green [1].",
@@ -85,7 +88,7 @@ def test_tool_then_answer_with_argument_coercion_and_junk_keys_dropped() -> None
         "",
         tool_calls=(ToolCall("lookup", {"query": "tea", "k": "3", "required": ["q"]}),),
     )
-    assert shown[-1] == Message("tool", "[1] found 'tea' (k=3)", tool_name="lookup")
+    assert shown[-1] == Message("tool", steps[0].observation, tool_name="lookup")
     assert model.tools_seen[0][0].name == "lookup"
 
 
@@ -123,14 +126,48 @@ def test_a_success_resets_the_failure_count() -> None:
     assert result.complete and len(steps) == 4
 
 
-def test_step_budget_gives_the_best_partial_answer() -> None:
+def test_step_budget_gives_what_the_tools_found_as_the_partial_answer() -> None:
     _, steps, result = run(
-        ["Let me search first.\n" + '{"name": "lookup", "arguments": {"query": "a"}}'] * 3,
-        max_steps=3,
+        [
+            "The code is 12345, I guess.\n" + '{"name": "lookup", "arguments": {"query": "a"}}',
+            ToolCall("lookup", {"query": "b"}),
+        ],
+        max_steps=2,
+        follow_up="",
     )
-    assert len(steps) == 3
+    assert [step.kind for step in steps] == ["tool", "tool"]
     assert (result.complete, result.stop_reason) == (False, "max_steps")
-    assert result.answer == "Let me search first."
+    assert result.answer == "What was found so far:\n[1] found 'b' (k=2)"
+
+
+def test_without_any_result_the_partial_answer_is_the_models_words() -> None:
+    _, _, result = run(["Thinking about it.", ToolCall("lookup", {})], max_steps=2)
+    assert (result.stop_reason, result.answer) == ("max_steps", "Thinking about it.")
+
+
+def test_a_repeated_call_is_not_run_again() -> None:
+    calls: list[str] = []
+
+    def counted(query: str) -> str:
+        """Counts calls.
+
+        Args:
+            query: anything
+        """
+        calls.append(query)
+        return "result"
+
+    model = ScriptedModel([ToolCall("counted", {"query": "a"})] * 2 + ["It is a."])
+    agent = AgentRun(model, {"counted": make_tool(counted)}, "s", "q", AgentConfig())
+    steps = list(agent)
+    assert [step.kind for step in steps] == ["tool", "repeat", "answer"]
+    assert calls == ["a"]
+    assert steps[1].observation.startswith("You already called counted with these arguments")
+    assert steps[2].form == "forced_answer"
+    assert model.tools_seen[2] == []
+    assert [message.role for message in model.seen[2]] == ["system", "user"]
+    assert model.seen[2][1].content == "Tool results:\nresult\n\nQuestion: q"
+    assert agent.result is not None and agent.result.answer == "It is a."
 
 
 def test_energy_budget_stops_the_run() -> None:

