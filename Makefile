@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 OLLAMA_DEV := $(PY) scripts/ollama_dev.py
-TEST_MODEL := qwen2.5-coder:0.5b
+TEST_MODELS := --model qwen2.5-coder:0.5b --model qwen2.5-coder:1.5b
 DEMO_MODEL := qwen2.5-coder:1.5b
 
 .PHONY: setup ollama lint pytest test demo clean
@@ -24,7 +24,7 @@ lint: setup
 # The integration tests use the server that `ollama_dev.py run` starts; without one they start
 # their own. Either way they fail, never skip, when no server can be brought up.
 test: lint ollama
-	$(OLLAMA_DEV) run --model $(TEST_MODEL) -- $(PY) -m pytest $(PYTEST_ARGS)
+	$(OLLAMA_DEV) run $(TEST_MODELS) -- $(PY) -m pytest $(PYTEST_ARGS)
 
 demo: ollama
 	$(OLLAMA_DEV) run --model $(DEMO_MODEL) -- env SMALLAGENT_MODEL=$(DEMO_MODEL) \

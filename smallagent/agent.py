@@ -26,6 +26,9 @@ ANSWER_SYSTEM = (
     "Answer the question from the tool results given. Reply with the answer itself in one or two "
     "sentences, citing passages as [n]. If the results do not contain the answer, say so."
 )
+NO_EVIDENCE_REMINDER = (
+    "No tool has been used yet, so that answer is a guess. Call a tool to find the answer first."
+)
 FORMAT_REMINDER = (
     "No tool was called. To use a tool, reply with only a JSON object such as "
     '{"name": "search", "arguments": {"query": "..."}}. '
@@ -70,6 +73,12 @@ class AgentConfig:
         "\n\nQuestion: {question}\nIf the results above answer it, reply with the answer now "
         "(cite passages as [n]); otherwise call another tool."
     )
+
+
+def _looks_like_a_call(text: str) -> bool:
+    """A cut-off or broken call is still a call, never an answer: `{"name": "search", ...`."""
+    stripped = text.lstrip("`json \n")
+    return stripped.startswith("{") and '"name"' in stripped[:40]
 
 
 def _clip(text: str, limit: int) -> str:
@@ -127,8 +136,11 @@ class AgentRun:
             model_seconds = self.clock() - started
             usage = usage + reply.usage
             turn = parse_turn(reply.message, self.tools.keys())
-            if force_answer and not turn.calls and reply.message.content.strip():
-                turn = ParsedTurn((), "forced_answer", reply.message.content.strip())
+            text = reply.message.content.strip()
+            if force_answer and not turn.calls and text and not _looks_like_a_call(text):
+                turn = ParsedTurn((), "forced_answer", text)
+            elif force_answer:
+                turn = ParsedTurn((), turn.form, text, "asked for the answer, got another call")
             forms[turn.form] += 1
             self.messages.append(self._as_history(reply.message, turn))
             step = self._step(number, turn, reply.usage, model_seconds, bool(steps))
@@ -215,12 +227,11 @@ class AgentRun:
         call = turn.calls[0]  # one call per step keeps small models on track
         tool = self.tools[call.name]
         signature = json.dumps([call.name, call.arguments], sort_keys=True, default=str)
-        if call.name != FINAL_ANSWER_TOOL and signature in self._calls_made:
+        if signature in self._calls_made:
             return make(
                 "repeat",
                 f"You already called {call.name} with these arguments; the result is above.",
             )
-        self._calls_made.add(signature)
         arguments = dict(call.arguments)
         if "_text" in arguments and tool.required:
             arguments[tool.required[0]] = arguments.pop("_text")
@@ -229,6 +240,8 @@ class AgentRun:
         except ToolArgumentError as error:
             return make("error", f"Error: {error}. Call {call.name} again with valid arguments.")
         if call.name == FINAL_ANSWER_TOOL:
+            if not seen_tools and number == 1 and len(self.tools) > 1:
+                return make("format", NO_EVIDENCE_REMINDER)  # once: a guess needs no tools
             return make("answer", str(prepared.get("answer", "")), dropped_arguments=tuple(dropped))
         started = self.clock()
         try:
@@ -239,6 +252,7 @@ class AgentRun:
                 f"Error: {call.name} failed ({type(error).__name__}: {error}).",
                 tool_seconds=self.clock() - started,
             )
+        self._calls_made.add(signature)  # only calls that ran and answered count as repeats
         return make(
             "tool",
             _clip(observation, self.config.observation_chars)

@@ -79,8 +79,9 @@ def coerce(value: Any, target: type, name: str) -> Any:
     (3, True, '2')
     """
     if isinstance(value, dict) and target is not dict:
-        # e.g. {"type": "string", "description": "Paris"}: the schema echoed back with a value in it
-        for key in ("value", "description", "default"):
+        # e.g. {"type": "string", "description": "Paris"} (the schema echoed back with a value in
+        # it) or {"command": "ls"} (the argument wrapped in itself)
+        for key in (name, "value", "description", "default"):
             if key in value and not isinstance(value[key], dict):
                 return coerce(value[key], target, name)
         raise ToolArgumentError(f"argument {name} should be a {_JSON_TYPES[target]}, not an object")

@@ -15,6 +15,9 @@ from types import ModuleType
 import pytest
 
 TEST_MODEL = "qwen2.5-coder:0.5b"
+# For the one agent task the 0.5B model cannot do reliably (choosing and phrasing a shell command).
+CAPABLE_MODEL = "qwen2.5-coder:1.5b"
+MODELS = [TEST_MODEL, CAPABLE_MODEL]
 HERE = Path(__file__).parent
 
 
@@ -32,9 +35,9 @@ def ollama_host(ollama_dev: ModuleType) -> Iterator[str]:
         if not ollama_dev.server_version(host):
             pytest.fail(f"SMALLAGENT_TEST_OLLAMA_HOST={address} does not answer", pytrace=False)
         try:
-            ollama_dev.ensure_models(host, [TEST_MODEL])
+            ollama_dev.ensure_models(host, MODELS)
         except ollama_dev.SetupError as error:
-            pytest.fail(f"could not register {TEST_MODEL}: {error}", pytrace=False)
+            pytest.fail(f"could not register {MODELS}: {error}", pytrace=False)
         yield host
         return
     try:
@@ -42,10 +45,10 @@ def ollama_host(ollama_dev: ModuleType) -> Iterator[str]:
     except ollama_dev.SetupError as error:
         pytest.fail(f"could not bring up the Ollama server: {error}", pytrace=False)
     try:
-        ollama_dev.ensure_models(server.host, [TEST_MODEL])
+        ollama_dev.ensure_models(server.host, MODELS)
         yield server.host
     except ollama_dev.SetupError as error:
-        pytest.fail(f"could not register {TEST_MODEL}: {error}", pytrace=False)
+        pytest.fail(f"could not register {MODELS}: {error}", pytrace=False)
     finally:
         ollama_dev.stop_server(server.pid)
 
@@ -53,3 +56,8 @@ def ollama_host(ollama_dev: ModuleType) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def test_model() -> str:
     return TEST_MODEL
+
+
+@pytest.fixture(scope="session")
+def capable_model() -> str:
+    return CAPABLE_MODEL
