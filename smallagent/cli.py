@@ -264,7 +264,7 @@ def ask(
         workdir, no_shell, allow_shell, max_steps, num_ctx, seed, temperature, max_wh,
         device_watts, grid_intensity,
     )  # fmt: skip
-    console = _console(stderr=as_json)
+    console = _console(stderr=as_json or quiet)  # stdout carries only the JSONL or the answer
     trace_handle = None
     if trace_file is not None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -132,22 +133,22 @@ def test_cli_doctor_flags_a_missing_model(ollama_host: str, isolated_env: Path) 
 def test_cli_ask_prints_the_reply_and_usage(
     ollama_host: str, test_model: str, isolated_env: Path
 ) -> None:
-    result = runner.invoke(
-        app,
-        [
-            "--ollama-host",
-            ollama_host,
-            "--model",
-            test_model,
-            "ask",
-            "What is 2 + 3? Answer with the number only.",
-        ],
-    )
+    trace = isolated_env / "trace.jsonl"
+    arguments = ["--ollama-host", ollama_host, "--model", test_model, "ask", "--no-shell"]
+    question = "What is 2 + 3? Answer with the number only."
+    result = runner.invoke(app, [*arguments, "--trace", str(trace), question])
     assert result.exit_code == 0, result.output
-    lines = result.output.strip().splitlines()
-    assert lines[0].strip() == "5"
-    assert "prompt tokens" in result.output
+    assert "note: no search tool: no index" in result.output  # told, not silently dropped
     assert "(reported by Ollama)" in result.output
+    events = [json.loads(line) for line in trace.read_text().splitlines()]
+    final = events[-1]
+    assert final["type"] == "result"
+    assert "5" in final["answer"]
+    assert final["usage"]["prompt_tokens"] > 0 and final["usage"]["generated_tokens"] > 0
+
+    quiet = runner.invoke(app, [*arguments, "--quiet", question])
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.stdout.strip() == final["answer"].strip()  # same seed, same answer, nothing else
 
 
 def test_cli_models_list(ollama_host: str, test_model: str, isolated_env: Path) -> None:
