@@ -8,19 +8,20 @@ in a row end the run. Bugs propagate.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from smallagent.parsing import ParsedTurn, parse_turn
+from smallagent.parsing import FINAL_ANSWER_TOOL, ParsedTurn, parse_turn
 from smallagent.tools import Tool, ToolArgumentError
 from smallagent.types import Message, Model, ToolCall, Usage
 
 StepKind = Literal["tool", "answer", "format", "error", "repeat"]
 StopReason = Literal["answer", "max_steps", "max_failures", "budget"]
-FINAL_ANSWER_TOOL = "final_answer"
+
 
 ANSWER_SYSTEM = (
     "Answer the question from the tool results given. Reply with the answer itself in one or two "
@@ -114,6 +115,7 @@ class AgentRun:
         self.question = question
         self.result: Result | None = None
         self._calls_made: set[str] = set()
+        self._evidence_reminded = False
 
     def __iter__(self) -> Iterator[Step]:
         steps: list[Step] = []
@@ -143,11 +145,12 @@ class AgentRun:
                 turn = ParsedTurn((), turn.form, text, "asked for the answer, got another call")
             forms[turn.form] += 1
             self.messages.append(self._as_history(reply.message, turn))
-            step = self._step(number, turn, reply.usage, model_seconds, bool(steps))
+            seen_tools = any(step.kind == "tool" for step in steps)
+            step = self._step(number, turn, reply.usage, model_seconds, seen_tools)
             steps.append(step)
             yield step
             if step.kind == "answer":
-                stop, answer = "answer", step.observation
+                stop, answer = "answer", _without_echoed_results(step.observation, steps)
                 break
             failures = failures + 1 if step.kind in ("format", "error", "repeat") else 0
             force_answer = step.kind == "repeat"
@@ -194,6 +197,14 @@ class AgentRun:
             return Message("assistant", "", tool_calls=(turn.calls[0],))
         return message
 
+    def _needs_evidence(self, seen_tools: bool) -> bool:
+        """An answer before any tool result is sent back once: a 1.5B model, reminded only of the
+        format, answered a question about the docs with an invented code instead of searching."""
+        if seen_tools or self._evidence_reminded or len(self.tools) < 2:
+            return False
+        self._evidence_reminded = True
+        return True
+
     def run(self) -> Result:
         for _ in self:
             pass
@@ -219,11 +230,13 @@ class AgentRun:
         if turn.problem:
             return make("error", f"Error: {turn.problem}. Fix the call and try again.")
         if not turn.calls:
-            if turn.form in ("final_answer", "forced_answer") or (turn.text and seen_tools):
+            if turn.form == "forced_answer" or (turn.text and seen_tools):
                 return make("answer", turn.text)
-            if turn.text and number > 1:
-                return make("answer", turn.text)  # reminded once already: take the prose
-            return make("format", FORMAT_REMINDER)
+            if not turn.text or (number == 1 and turn.form != "final_answer"):
+                return make("format", FORMAT_REMINDER)
+            if self._needs_evidence(seen_tools):
+                return make("format", NO_EVIDENCE_REMINDER)
+            return make("answer", turn.text)  # reminded already: take the prose
         call = turn.calls[0]  # one call per step keeps small models on track
         tool = self.tools[call.name]
         signature = json.dumps([call.name, call.arguments], sort_keys=True, default=str)
@@ -240,8 +253,8 @@ class AgentRun:
         except ToolArgumentError as error:
             return make("error", f"Error: {error}. Call {call.name} again with valid arguments.")
         if call.name == FINAL_ANSWER_TOOL:
-            if not seen_tools and number == 1 and len(self.tools) > 1:
-                return make("format", NO_EVIDENCE_REMINDER)  # once: a guess needs no tools
+            if self._needs_evidence(seen_tools):
+                return make("format", NO_EVIDENCE_REMINDER)
             return make("answer", str(prepared.get("answer", "")), dropped_arguments=tuple(dropped))
         started = self.clock()
         try:
@@ -271,3 +284,27 @@ class AgentRun:
             if step.thought.strip():
                 return step.thought.strip()
         return ""
+
+
+def _without_echoed_results(answer: str, steps: Sequence[Step]) -> str:
+    """The answer less the lines it copied verbatim from tool results.
+
+    The 1.5B model often answers and then pastes the search results under the answer; the user
+    already sees them in the trace, and the copy buries the answer.
+    """
+    results = [
+        line.strip().removesuffix("…").strip()
+        for step in steps
+        if step.kind == "tool"
+        for line in step.observation.splitlines()
+        if len(line.strip()) >= 30
+    ]
+
+    def copied(line: str) -> bool:  # whole, or cut where the result was shortened, or cut short
+        line = line.strip()
+        return len(line) >= 30 and any(
+            line.startswith(result) or result.startswith(line) for result in results
+        )
+
+    kept = [line for line in answer.splitlines() if not copied(line)]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip() or answer.strip()

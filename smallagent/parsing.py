@@ -27,6 +27,7 @@ CallForm = Literal[
     "none",
 ]
 
+FINAL_ANSWER_TOOL = "final_answer"  # where a structured answer goes; the loop owns the tool
 _TAG = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.S)
 _FENCE = re.compile(r"```(?:json|JSON|tool_call)?\s*\n?(.*?)```", re.S)
 _REACT = re.compile(
@@ -103,6 +104,11 @@ def _as_call(candidate: Any, tool_names: Collection[str]) -> ToolCall | str | No
     if isinstance(candidate.get("function"), dict):
         candidate = candidate["function"]
     name = candidate.get("name") or candidate.get("tool") or candidate.get("action")
+    if name is None and FINAL_ANSWER_TOOL in tool_names:
+        # {"answer": "..."}: the 1.5B model's way of answering after a format reminder.
+        answer = candidate.get("answer", candidate.get("final_answer"))
+        if isinstance(answer, str):
+            return ToolCall(name=FINAL_ANSWER_TOOL, arguments={"answer": answer})
     if not isinstance(name, str):
         return None
     arguments: Any = next(

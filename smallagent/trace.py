@@ -61,19 +61,20 @@ def render_step(console: Console, step: Step, num_ctx: int) -> None:
 
 
 def cache_reuse(steps: Sequence[Step]) -> float | None:
-    """Share of prompt tokens served from Ollama's KV cache, estimated from durations.
+    """A lower bound on the share of prompt tokens served from Ollama's KV cache.
 
     Ollama's prompt_eval_count counts cached tokens too, but prompt_eval_duration covers only the
-    ones it computed; at the first step's rate (nothing cached yet) a later step's duration tells
-    how many it computed.
+    ones it computed. Every step's apparent rate (tokens / duration) is at least the true rate, so
+    the slowest step's rate, applied to each step's duration, over-counts what was computed: the
+    reuse it gives is never above the truth, even when the first step hit a cache left by an
+    earlier run with the same system prompt.
     """
-    first = next((s for s in steps if s.usage.prompt_eval_s > 0 and s.usage.prompt_tokens), None)
-    if first is None or len(steps) < 2:
+    timed = [s for s in steps if s.usage.prompt_eval_s > 0 and s.usage.prompt_tokens]
+    if len(steps) < 2 or not timed:
         return None
-    rate = first.usage.prompt_tokens / first.usage.prompt_eval_s
-    later = [s for s in steps if s is not first]
-    tokens = sum(s.usage.prompt_tokens for s in later)
-    computed = sum(min(s.usage.prompt_tokens, s.usage.prompt_eval_s * rate) for s in later)
+    rate = min(s.usage.prompt_tokens / s.usage.prompt_eval_s for s in timed)
+    tokens = sum(s.usage.prompt_tokens for s in steps)
+    computed = sum(min(s.usage.prompt_tokens, s.usage.prompt_eval_s * rate) for s in steps)
     return 1.0 - computed / tokens if tokens else None
 
 
@@ -123,7 +124,7 @@ def render_energy(console: Console, result: Result, energy: RunEnergy) -> None:
         f"{usage.generated_tokens} generated tokens (reported by Ollama) · "
         f"prompt eval {usage.prompt_eval_s:.1f} s, generation {usage.eval_s:.1f} s"
         + (
-            f" · KV-cache reuse ≈{100 * reuse:.0f}% of prompt tokens (from durations)"
+            f" · KV-cache reuse ≥{100 * reuse:.0f}% of prompt tokens (from durations)"
             if reuse is not None
             else ""
         )

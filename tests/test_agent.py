@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from smallagent.agent import FORMAT_REMINDER, AgentConfig, AgentRun
+from smallagent.agent import FORMAT_REMINDER, NO_EVIDENCE_REMINDER, AgentConfig, AgentRun
 from smallagent.tools import make_final_answer_tool, make_tool
 from smallagent.types import Message, ModelReply, ToolCall, ToolSpec, Usage
 
@@ -92,11 +92,29 @@ def test_tool_then_answer_with_argument_coercion_and_junk_keys_dropped() -> None
     assert model.tools_seen[0][0].name == "lookup"
 
 
-def test_prose_first_gets_a_reminder_then_prose_is_the_answer() -> None:
-    _, steps, result = run(["I think the answer is 4.", "The answer is 4."])
-    assert [step.kind for step in steps] == ["format", "answer"]
-    assert steps[0].observation == FORMAT_REMINDER
-    assert result.answer == "The answer is 4."
+def test_an_answer_before_any_tool_result_is_sent_back_once_for_evidence() -> None:
+    _, steps, result = run(["I think the answer is 4.", "The answer is 4.", "It is 4."])
+    assert [step.kind for step in steps] == ["format", "format", "answer"]
+    assert [steps[0].observation, steps[1].observation] == [FORMAT_REMINDER, NO_EVIDENCE_REMINDER]
+    assert result.answer == "It is 4."
+
+
+def test_a_structured_guess_is_sent_back_even_after_a_format_reminder() -> None:
+    # Seen on the 1.5B model: prose, then {"answer": <an invented code>} without searching.
+    guess = '{"answer": "The code is 1234567890.", "passages": [[1]]}'
+    _, steps, result = run(
+        ["Let me think.", guess, ToolCall("lookup", {"query": "code"}), "It is TW-8841 [1]."]
+    )
+    assert [step.kind for step in steps] == ["format", "format", "tool", "answer"]
+    assert steps[1].observation == NO_EVIDENCE_REMINDER
+    assert result.answer == "It is TW-8841 [1]."
+
+
+def test_with_no_tool_but_final_answer_a_guess_is_not_questioned() -> None:
+    model = ScriptedModel([ToolCall("final_answer", {"answer": "4"})])
+    alone = {"final_answer": make_final_answer_tool()}
+    result = AgentRun(model, alone, "system", "2+2?").run()
+    assert result.complete and result.answer == "4" and len(result.steps) == 1
 
 
 def test_prose_after_a_tool_is_the_answer() -> None:
@@ -200,9 +218,27 @@ def test_observations_are_capped() -> None:
 
 
 def test_history_and_native_tools_flag() -> None:
-    model = ScriptedModel(["hello"] * 2)
+    model = ScriptedModel(["hello"] * 3)
     history = [Message("user", "earlier"), Message("assistant", "reply")]
     agent = AgentRun(model, TOOLS, "sys", "now", AgentConfig(native_tools=False), history=history)
     agent.run()
     assert [m.content for m in model.seen[0]] == ["sys", "earlier", "reply", "now"]
     assert model.tools_seen[0] == []
+
+
+def test_search_results_pasted_under_the_answer_are_dropped() -> None:
+    result_line = "[1] found 'code' (k=4) in the calibration chapter of the manual"
+    pasted = f"The code is TW-8841 [1].\n\n{result_line}\n\nAsk again if needed."
+
+    def search_everything(query: str) -> str:
+        """Search.
+
+        Args:
+            query: words
+        """
+        return result_line
+
+    tools = {"lookup": make_tool(search_everything), "final_answer": make_final_answer_tool()}
+    model = ScriptedModel([ToolCall("lookup", {"query": "code"}), pasted])
+    result = AgentRun(model, tools, "system", "code?").run()
+    assert result.answer == "The code is TW-8841 [1].\n\nAsk again if needed."

@@ -110,3 +110,12 @@ def test_arguments_that_are_not_an_object() -> None:
 def test_prose_and_final_answers(content: str, form: str, text: str) -> None:
     parsed = turn(content)
     assert (parsed.calls, parsed.form, parsed.text) == ((), form, text)
+
+
+def test_an_answer_written_as_a_json_object_goes_to_final_answer() -> None:
+    written = '{"answer": "The code is TW-8841 [1].", "passages": [[1]]}'
+    parsed = turn(written)
+    assert parsed.calls == (ToolCall("final_answer", {"answer": "The code is TW-8841 [1]."}),)
+    assert parsed.form == "json"
+    without_the_tool = parse_turn(Message("assistant", written), {"search"})
+    assert without_the_tool.calls == () and without_the_tool.form == "none"
