@@ -1,6 +1,11 @@
 #!/bin/sh
-# The main job for now: check the set-up, then one real chat turn with the model.
+# The main job: check the set-up, ingest the bundled example docs, and answer a question about
+# them with the agent, showing each step and the energy used.
 set -e
-"$VENV/bin/smallagent" doctor
+SA="$VENV/bin/smallagent --index examples"
+$SA doctor
 echo
-"$VENV/bin/smallagent" ask "In two sentences: why can a small language model with retrieval and tools do useful work at a fraction of a large model's energy?"
+$SA ingest examples/docs
+echo
+$SA ask --workdir examples/docs \
+  "What is the service code that unlocks the factory calibration menu of the Tidewater station?"
