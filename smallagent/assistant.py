@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from smallagent.agent import FINAL_ANSWER_TOOL, AgentConfig, AgentRun, Result
+from smallagent.agent import AgentConfig, AgentRun, Result
 from smallagent.config import Settings
 from smallagent.energy import (
     EnergySettings,
@@ -23,6 +23,7 @@ from smallagent.energy import (
     run_energy,
 )
 from smallagent.errors import IndexStoreError
+from smallagent.parsing import FINAL_ANSWER_TOOL
 from smallagent.shell import Mode, ShellPolicy
 from smallagent.tools import (
     SourceRegistry,
