@@ -67,6 +67,7 @@ class AskOptions:
     max_wh: float | None = None
     energy: EnergySettings = field(default_factory=default_energy_settings)
     search_chars: int = 500
+    tools: frozenset[str] = frozenset({"search", "read_file", "shell"})  # a task may offer fewer
 
 
 class MeteredModel:
@@ -154,22 +155,28 @@ def build_assistant(
     tools: dict[str, Tool] = {}
     reader = None
     allowed_files: set[str] = set()
-    try:
-        reader = IndexReader(index_directory(settings.index_dir, settings.index))
-        retriever = Retriever(reader, query_embedder(reader.spec.embedder))
-        tools["search"] = make_search_tool(
-            retriever, sources, options.workdir, options.search_chars
-        )
-        allowed_files = {document.path for document in reader.documents()}
-    except IndexStoreError as error:
-        notes.append(f"no search tool: {error.message} ({error.hint})")
-    tools["read_file"] = make_read_file_tool([options.workdir], allowed_files, max_lines=120)
-    if options.shell_mode != "off":
+    if "search" in options.tools:
+        try:
+            reader = IndexReader(index_directory(settings.index_dir, settings.index))
+            retriever = Retriever(reader, query_embedder(reader.spec.embedder))
+            tools["search"] = make_search_tool(
+                retriever, sources, options.workdir, options.search_chars
+            )
+            allowed_files = {document.path for document in reader.documents()}
+        except IndexStoreError as error:
+            notes.append(f"no search tool: {error.message} ({error.hint})")
+    if "read_file" in options.tools:
+        tools["read_file"] = make_read_file_tool([options.workdir], allowed_files, max_lines=120)
+    if options.shell_mode != "off" and "shell" in options.tools:
         policy = ShellPolicy(options.workdir, options.shell_mode, confirm)
         tools["shell"] = make_shell_tool(policy)
     tools[FINAL_ANSWER_TOOL] = make_final_answer_tool()
     example_tool = next(iter(tools))
-    example_arguments = {"search": '"query": "..."', "read_file": '"path": "..."'}
+    example_arguments = {
+        "search": '"query": "..."',
+        "read_file": '"path": "..."',
+        FINAL_ANSWER_TOOL: '"answer": "..."',
+    }
     prompt = SYSTEM_PROMPT.format(
         tool_lines="\n".join(TOOL_LINES[name] for name in tools),
         example_tool=example_tool,

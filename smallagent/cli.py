@@ -6,10 +6,11 @@ Heavy libraries (torch, faiss, sentence-transformers, ollama) are imported insid
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
@@ -155,10 +156,7 @@ def _ask_options(
     device_watts: float | None,
     grid_intensity: float | None,
 ) -> Any:
-    from dataclasses import replace
-
     from smallagent.assistant import AskOptions
-    from smallagent.energy import default_energy_settings
 
     if no_shell and allow_shell:
         raise SmallagentError("--no-shell and --allow-shell contradict each other")
@@ -169,16 +167,9 @@ def _ask_options(
         raise SmallagentError("--max-steps must be at least 1")
     if num_ctx < 1024:
         raise SmallagentError("--num-ctx must be at least 1024")
-    for name, value in (("--max-wh", max_wh), ("--device-watts", device_watts)):
-        if value is not None and value <= 0:
-            raise SmallagentError(f"{name} must be positive")
-    energy = default_energy_settings()
-    if device_watts is not None:
-        energy = replace(energy, device_watts=device_watts, device_label=f"{device_watts:g} W")
-    if grid_intensity is not None:
-        if grid_intensity < 0:
-            raise SmallagentError("--grid-intensity must not be negative")
-        energy = replace(energy, grid_gco2_per_kwh=grid_intensity)
+    if max_wh is not None and max_wh <= 0:
+        raise SmallagentError("--max-wh must be positive")
+    energy = _energy_settings(device_watts, grid_intensity)
     return AskOptions(
         max_steps=max_steps,
         shell_mode="off" if no_shell else "allow-all" if allow_shell else "read-only",
@@ -189,6 +180,23 @@ def _ask_options(
         max_wh=max_wh,
         energy=energy,
     )
+
+
+def _energy_settings(device_watts: float | None, grid_intensity: float | None) -> Any:
+    from dataclasses import replace
+
+    from smallagent.energy import default_energy_settings
+
+    if device_watts is not None and device_watts <= 0:
+        raise SmallagentError("--device-watts must be positive")
+    energy = default_energy_settings()
+    if device_watts is not None:
+        energy = replace(energy, device_watts=device_watts, device_label=f"{device_watts:g} W")
+    if grid_intensity is not None:
+        if grid_intensity < 0:
+            raise SmallagentError("--grid-intensity must not be negative")
+        energy = replace(energy, grid_gco2_per_kwh=grid_intensity)
+    return energy
 
 
 def _confirm_in_terminal(enabled: bool) -> Any:
@@ -390,6 +398,215 @@ def _fit_history(history: list[Any], token_budget: int) -> list[Any]:
         kept = pair + kept
         used += cost
     return kept
+
+
+@app.command("run")
+@_user_errors
+def run_tasks(
+    ctx: typer.Context,
+    task_file: Annotated[Path, typer.Argument(help="Task file, YAML or JSON.")],
+    report: Annotated[Path | None, typer.Option(help="Write a report here: .json or .md.")] = None,
+    results: Annotated[
+        Path | None, typer.Option(help="Append one JSON line per finished task here (fsynced).")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Skip tasks already recorded in --results.")
+    ] = False,
+    only: Annotated[
+        str | None, typer.Option(help="Run only these task ids (comma-separated).")
+    ] = None,
+    models: Annotated[
+        str | None,
+        typer.Option("--model", help="Model(s) to run every task on; a,b compares them."),
+    ] = None,
+    parallel: Annotated[int, typer.Option(help="Tasks run at once.")] = 1,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON line per task, then the summary.")
+    ] = False,
+    allow_shell: Annotated[
+        bool,
+        typer.Option(
+            "--allow-shell", help="Consent to `shell: allow` and to checks outside the allowlist."
+        ),
+    ] = False,
+    device_watts: DeviceWattsOption = None,
+    grid_intensity: GridOption = None,
+) -> None:
+    """Run a task file: each task through the agent, its checks, a report and energy totals.
+
+    Exit code 0 when every task passed, 1 when a check failed or a task errored, 2 when the run
+    could not proceed (a bad task file, the server down, a model missing).
+    """
+    from smallagent import tasks as scripted
+
+    settings = _settings(ctx)
+    try:
+        if report is not None and report.suffix.lower() not in (".json", ".md"):
+            raise scripted.TaskFileError(f"--report {report}: use a .json or .md file")
+        if resume and results is None:
+            raise scripted.TaskFileError("--resume needs --results FILE.jsonl to resume from")
+        if parallel < 1:
+            raise scripted.TaskFileError("--parallel must be at least 1")
+        loaded = scripted.load_task_file(task_file, allow_shell=allow_shell)
+        if only:
+            wanted = [name.strip() for name in only.split(",") if name.strip()]
+            unknown = [name for name in wanted if name not in {task.id for task in loaded}]
+            if unknown:
+                raise scripted.TaskFileError(f"--only: no task with id {', '.join(unknown)}")
+            loaded = [task for task in loaded if task.id in wanted]
+        chosen = [name.strip() for name in (models or "").split(",") if name.strip()]
+        if not chosen and settings.source_of("model") == "--model":
+            chosen = [settings.model]  # the global --model flag beats the task file too
+        work = (
+            [(task, model) for model in chosen for task in loaded]
+            if chosen
+            else [(task, task.settings.model or settings.model) for task in loaded]
+        )
+        _check_models_ready(settings, sorted({model for _, model in work}))
+        log = scripted.ResultsLog(results, resume) if results is not None else None
+    except SmallagentError as error:
+        error.exit_code = 2
+        raise
+    energy = {"energy": _energy_settings(device_watts, grid_intensity)}
+    done = log.done if log is not None else []
+    todo = scripted.pending(work, done)
+    current = {(task.id, model, task.fingerprint()) for task, model in work}
+    earlier = [r for r in done if (r.task_id, r.model, r.fingerprint) in current]
+    console = _console(stderr=as_json)
+    if earlier:
+        console.print(f"resuming: {len(earlier)} task(s) already recorded, {len(todo)} to run")
+    execute = scripted.assistant_executor(settings, allow_shell, energy)
+    finished: list[Any] = []
+    try:
+        with _task_progress(console, len(todo), disable=not todo) as advance:
+
+            def record(result: Any) -> None:
+                if log is not None:
+                    log.append(result)
+                if as_json:
+                    typer.echo(json.dumps(result.row(), ensure_ascii=False))
+                advance(result)
+
+            finished = scripted.run_tasks(todo, execute, record, parallel)
+    except SmallagentError as error:
+        error.exit_code = 2
+        raise
+    finally:
+        if log is not None:
+            log.close()
+    order = {(task.id, model): n for n, (task, model) in enumerate(work)}
+    everything = sorted(earlier + finished, key=lambda r: order[(r.task_id, r.model)])
+    if report is not None:
+        text = (
+            scripted.report_json(everything, task_file)
+            if report.suffix.lower() == ".json"
+            else scripted.report_markdown(everything, task_file)
+        )
+        _write_atomically(report, text)
+    if as_json:
+        summary = {"type": "summary", **scripted.summarise(everything)}
+        typer.echo(json.dumps({**summary, "by_model": scripted.by_model(everything)}))
+    else:
+        _print_task_report(console, everything)
+        if report is not None:
+            console.print(f"report: {_display_path(report)}")
+    raise typer.Exit(scripted.exit_code(everything))
+
+
+def _check_models_ready(settings: Settings, models: list[str]) -> None:
+    """The server answers and has every model, before the first task spends anything."""
+    from smallagent.ollama_model import OllamaServer
+
+    available = OllamaServer(settings.ollama_host).model_names()
+    missing = [
+        model for model in models if model not in available and f"{model}:latest" not in available
+    ]
+    if missing:
+        raise SmallagentError(
+            f"not on the server: {', '.join(missing)}",
+            hint=f"smallagent models pull {missing[0]}",
+        )
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    import os
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        raise SmallagentError(f"cannot write {path}: {error.strerror}") from None
+
+
+@contextlib.contextmanager
+def _task_progress(console: Console, total: int, disable: bool) -> Iterator[Callable[[Any], None]]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("tasks"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.description}"))  # fmt: skip
+    with Progress(*columns, console=console, disable=disable, transient=True) as progress:
+        bar = progress.add_task("", total=total)
+
+        def advance(result: Any) -> None:
+            mark = {"pass": "[green]pass[/]", "fail": "[red]fail[/]"}.get(
+                result.status, "[red]error[/]"
+            )
+            progress.console.print(
+                f"{mark} {result.task_id} ({result.model}, {result.seconds:.1f} s)"
+            )
+            progress.advance(bar)
+
+        yield advance
+
+
+def _print_task_report(console: Console, results: list[Any]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from smallagent.tasks import by_model, summarise
+
+    rows = Table(title="tasks", title_justify="left")
+    for name in ("task", "model", "status", "steps", "tools", "prompt tok", "gen tok", "s", "Wh"):
+        rows.add_column(name, justify="left" if name in ("task", "model", "status") else "right")
+    for r in results:
+        status = {"pass": "[green]pass[/]", "fail": "[red]fail[/]"}.get(r.status, "[red]error[/]")
+        rows.add_row(
+            escape(r.task_id), escape(r.model), status, str(r.steps), str(r.tool_calls),
+            str(r.prompt_tokens), str(r.generated_tokens), f"{r.seconds:.1f}", f"{r.wh:.4f}",
+        )  # fmt: skip
+    console.print(rows)
+    for r in results:
+        if r.status != "pass":
+            why = r.error or "; ".join(f"{c.kind}: {c.detail}" for c in r.checks if not c.passed)
+            console.print(
+                f"[red]{r.status}[/] {escape(r.task_id)} ({escape(r.model)}): {escape(why)}"
+            )
+    models = by_model(results)
+    table = Table(title="summary", title_justify="left")
+    for name in ("model", "passed", "prompt tok", "gen tok", "s", "Wh", "Wh / passed task"):
+        table.add_column(name, justify="left" if name == "model" else "right")
+    for model, totals in models.items():
+        per_pass = totals["wh_per_passed_task"]
+        table.add_row(
+            escape(model), f"{totals['passed']}/{totals['tasks']}", str(totals["prompt_tokens"]),
+            str(totals["generated_tokens"]), f"{totals['seconds']:.1f}", f"{totals['wh']:.4f}",
+            "—" if per_pass is None else f"{per_pass:.4f}",
+        )  # fmt: skip
+    console.print(table)
+    totals = summarise(results)
+    sources = sorted({r.energy_source for r in results if r.energy_source})
+    if totals["saving_percent"] is not None:
+        console.print(
+            f"energy {totals['wh']:.4f} Wh ({', '.join(sources)}), {totals['gco2e']:.3f} gCO2e · "
+            f"the same tokens on a 70B model: {totals['reference_wh']:.4f} Wh (modeled) · "
+            f"saving {totals['saving_percent']:.0f}%"
+        )
 
 
 @models_app.command("list")

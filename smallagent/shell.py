@@ -164,8 +164,11 @@ class ShellPolicy:
             verdict.argv,
         )
 
-    def run(self, argv: tuple[str, ...]) -> ShellResult:
-        """Run without a shell in the working directory; kill the process group on timeout."""
+    def run(self, argv: tuple[str, ...], stdin_text: str | None = None) -> ShellResult:
+        """Run without a shell in the working directory; kill the process group on timeout.
+
+        `stdin_text` is fed to the command (a task check reads the answer that way).
+        """
         started = time.monotonic()
         environment = {
             "PATH": os.environ.get("PATH", os.defpath),
@@ -177,7 +180,7 @@ class ShellPolicy:
                 list(argv),
                 cwd=self.workdir,
                 env=environment,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL if stdin_text is None else subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -196,8 +199,18 @@ class ShellPolicy:
                 if len(kept) < self.output_limit:
                     kept.extend(block[: self.output_limit - len(kept)])
 
+        def feed() -> None:
+            assert process.stdin is not None and stdin_text is not None
+            try:
+                process.stdin.write(stdin_text.encode("utf-8"))
+                process.stdin.close()
+            except OSError:
+                pass  # the command did not read it all: that is its answer to give
+
         reader = threading.Thread(target=drain, daemon=True)
         reader.start()
+        if stdin_text is not None:
+            threading.Thread(target=feed, daemon=True).start()
         try:
             exit_code: int | None = process.wait(timeout=self.timeout_s)
         except subprocess.TimeoutExpired:

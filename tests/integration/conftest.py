@@ -61,3 +61,11 @@ def test_model() -> str:
 @pytest.fixture(scope="session")
 def capable_model() -> str:
     return CAPABLE_MODEL
+
+
+@pytest.fixture(scope="session")
+def onnx_ready() -> None:
+    """Queries embed through the ONNX export; make it once, in the user's cache as users do."""
+    from smallagent.embeddings import export_onnx, onnx_cache_path
+
+    export_onnx("all-MiniLM-L6-v2", onnx_cache_path("all-MiniLM-L6-v2"))

@@ -18,14 +18,6 @@ from smallagent.cli import app
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def onnx_ready(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Queries embed through the ONNX export; make it once, in the user's cache as users do."""
-    from smallagent.embeddings import export_onnx, onnx_cache_path
-
-    export_onnx("all-MiniLM-L6-v2", onnx_cache_path("all-MiniLM-L6-v2"))
-
-
 def ask(host: str, model: str, workdir: Path, question: str, *extra: str) -> list[dict]:  # type: ignore[type-arg]
     result = runner.invoke(
         app,
