@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from smallagent.parsing import FINAL_ANSWER_TOOL, ParsedTurn, parse_turn
-from smallagent.tools import Tool, ToolArgumentError
+from smallagent.tools import Tool, ToolArgumentError, ToolRefused
 from smallagent.types import Message, Model, ToolCall, Usage
 
 StepKind = Literal["tool", "answer", "format", "error", "repeat"]
@@ -259,6 +259,8 @@ class AgentRun:
         started = self.clock()
         try:
             observation = tool.function(**prepared)
+        except ToolRefused as refusal:
+            return make("error", f"Refused: {refusal}.", tool_seconds=self.clock() - started)
         except Exception as error:  # a failing tool is an observation, not a crash
             return make(
                 "error",

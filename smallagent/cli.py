@@ -569,16 +569,17 @@ def _print_task_report(console: Console, results: list[Any]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from smallagent.tasks import by_model, summarise
+    from smallagent.tasks import by_model, energy_summary, summarise
 
     rows = Table(title="tasks", title_justify="left")
-    for name in ("task", "model", "status", "steps", "tools", "prompt tok", "gen tok", "s", "Wh"):
-        rows.add_column(name, justify="left" if name in ("task", "model", "status") else "right")
+    for name in ("task", "model", "result", "steps", "tools", "tokens in+out", "s", "Wh"):
+        left = name in ("task", "model", "result")
+        rows.add_column(name, justify="left" if left else "right", no_wrap=left)
     for r in results:
         status = {"pass": "[green]pass[/]", "fail": "[red]fail[/]"}.get(r.status, "[red]error[/]")
         rows.add_row(
             escape(r.task_id), escape(r.model), status, str(r.steps), str(r.tool_calls),
-            str(r.prompt_tokens), str(r.generated_tokens), f"{r.seconds:.1f}", f"{r.wh:.4f}",
+            f"{r.prompt_tokens}+{r.generated_tokens}", f"{r.seconds:.1f}", f"{r.wh:.4f}",
         )  # fmt: skip
     console.print(rows)
     for r in results:
@@ -590,7 +591,7 @@ def _print_task_report(console: Console, results: list[Any]) -> None:
     models = by_model(results)
     table = Table(title="summary", title_justify="left")
     for name in ("model", "passed", "prompt tok", "gen tok", "s", "Wh", "Wh / passed task"):
-        table.add_column(name, justify="left" if name == "model" else "right")
+        table.add_column(name, justify="left" if name == "model" else "right", no_wrap=True)
     for model, totals in models.items():
         per_pass = totals["wh_per_passed_task"]
         table.add_row(
@@ -599,14 +600,7 @@ def _print_task_report(console: Console, results: list[Any]) -> None:
             "—" if per_pass is None else f"{per_pass:.4f}",
         )  # fmt: skip
     console.print(table)
-    totals = summarise(results)
-    sources = sorted({r.energy_source for r in results if r.energy_source})
-    if totals["saving_percent"] is not None:
-        console.print(
-            f"energy {totals['wh']:.4f} Wh ({', '.join(sources)}), {totals['gco2e']:.3f} gCO2e · "
-            f"the same tokens on a 70B model: {totals['reference_wh']:.4f} Wh (modeled) · "
-            f"saving {totals['saving_percent']:.0f}%"
-        )
+    console.print(energy_summary(summarise(results)), highlight=False)
 
 
 @models_app.command("list")

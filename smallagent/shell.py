@@ -82,6 +82,28 @@ def _split(command: str) -> list[str] | str:
     return tokens
 
 
+def before_pipe(command: str) -> str | None:
+    """The command before its first `|`, when it is a pipeline and that part is plain.
+
+    Small models write `find . -name '*.md' | wc -l` however often they are told pipes do not
+    run; the shell tool runs the first part alone (under the same policy) and counts the lines.
+    """
+    if any(marker in command for marker in SUBSTITUTIONS):
+        return None
+    lexer = shlex.shlex(command, posix=True, punctuation_chars="".join(SHELL_OPERATORS))
+    lexer.whitespace_split = True
+    try:
+        tokens = list(lexer)
+    except ValueError:
+        return None
+    if "|" not in tokens or tokens.index("|") == 0:
+        return None
+    first = tokens[: tokens.index("|")]
+    if any(token and all(c in SHELL_OPERATORS for c in token) for token in first):
+        return None
+    return shlex.join(first)
+
+
 def _escapes(argument: str, workdir: Path) -> bool:
     """True when a path-like argument points outside the working directory."""
     value = argument.split("=", 1)[1] if argument.startswith("-") and "=" in argument else argument

@@ -17,12 +17,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from smallagent.shell import ShellPolicy
+from smallagent.shell import ShellPolicy, before_pipe
 from smallagent.types import ToolSpec
 
 
 class ToolArgumentError(Exception):
     """The model called a tool with arguments it cannot take; the message goes back to it."""
+
+
+class ToolRefused(Exception):
+    """The tool would not do what was asked (a command outside the shell policy).
+
+    Not a result: the loop shows it as a mistake, without the "answer now if you can" follow-up
+    that a result gets, because after a refusal a 1.5B model answered with an invented count.
+    """
 
 
 _JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
@@ -281,11 +289,19 @@ def make_shell_tool(policy: ShellPolicy) -> Tool:
             command: the command line, without pipes or redirects
         """
         verdict = policy.decide(command)
+        note = ""
         if not verdict.allowed:
-            return f"Refused: {verdict.reason}"
+            first = before_pipe(command)
+            first_verdict = policy.decide(first) if first else verdict
+            if not first_verdict.allowed:
+                raise ToolRefused(first_verdict.reason)
+            verdict = first_verdict
+            note = f"Pipes do not run here, so only `{first}` ran. "
         result = policy.run(verdict.argv)
         status = "timed out" if result.exit_code is None else f"exit code {result.exit_code}"
-        return f"{status}\n{result.output}".rstrip()
+        lines = len(result.output.splitlines())
+        size = f"{lines} line{'s' * (lines != 1)} of output" if lines else "no output"
+        return f"{note}{status}, {size}\n{result.output}".rstrip()
 
     return make_tool(shell)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from smallagent.shell import ShellPolicy, read_only_verdict
-from smallagent.tools import make_shell_tool
+from smallagent.tools import ToolRefused, make_shell_tool
 
 
 @pytest.fixture
@@ -22,13 +22,28 @@ def workdir(tmp_path: Path) -> Path:
 
 def test_allowlisted_commands_run_without_a_shell(workdir: Path) -> None:
     shell = make_shell_tool(ShellPolicy(workdir))
-    assert shell({"command": "find . -name '*.md'"}).splitlines()[0] == "exit code 0"
-    assert sorted(shell({"command": "find . -name '*.md'"}).splitlines()[1:]) == [
-        "./a.md", "./b.md", "./sub/c.md",
-    ]  # fmt: skip
-    assert shell({"command": "wc -l a.md"}) == "exit code 0\n2 a.md"
-    assert shell({"command": "grep -c a a.md"}) == "exit code 0\n2"
-    assert shell({"command": "cat missing.txt"}).startswith("exit code 1\ncat: missing.txt")
+    found = shell({"command": "find . -name '*.md'"}).splitlines()
+    assert found[0] == "exit code 0, 3 lines of output"  # small models count badly: say it
+    assert sorted(found[1:]) == ["./a.md", "./b.md", "./sub/c.md"]
+    assert shell({"command": "wc -l a.md"}) == "exit code 0, 1 line of output\n2 a.md"
+    assert shell({"command": "grep -c a a.md"}) == "exit code 0, 1 line of output\n2"
+
+
+def test_a_pipeline_runs_its_first_command_alone_when_that_is_allowed(workdir: Path) -> None:
+    shell = make_shell_tool(ShellPolicy(workdir))
+    observation = shell({"command": "find . -name '*.md' | wc -l"}).splitlines()
+    assert observation[0] == (
+        "Pipes do not run here, so only `find . -name '*.md'` ran. exit code 0, 3 lines of output"
+    )
+    assert sorted(observation[1:]) == ["./a.md", "./b.md", "./sub/c.md"]
+    with pytest.raises(ToolRefused, match="`rm` is not on the read-only allowlist"):
+        shell({"command": "rm a.md | cat"})
+    with pytest.raises(ToolRefused, match="`;` is not allowed"):
+        shell({"command": "ls; rm a.md | cat"})
+    assert (workdir / "a.md").exists()
+    assert shell({"command": "cat missing.txt"}).startswith(
+        "exit code 1, 1 line of output\ncat: missing"
+    )
 
 
 @pytest.mark.parametrize(
@@ -72,9 +87,37 @@ def test_a_symlink_out_of_the_workdir_is_refused(
 
 def test_non_interactive_runs_refuse_and_report(workdir: Path) -> None:
     shell = make_shell_tool(ShellPolicy(workdir))
-    observation = shell({"command": "rm a.md"})
-    assert observation.startswith("Refused: `rm` is not on the read-only allowlist")
-    assert "no one to ask" in observation
+    with pytest.raises(ToolRefused) as refused:
+        shell({"command": "rm a.md"})
+    assert str(refused.value).startswith("`rm` is not on the read-only allowlist")
+    assert "no one to ask" in str(refused.value)
+    assert (workdir / "a.md").exists()
+
+
+def test_a_refusal_reaches_the_model_as_a_mistake_not_a_result(workdir: Path) -> None:
+    from smallagent.agent import AgentRun
+    from smallagent.types import Message, ModelReply, ToolCall, Usage
+
+    class TwoReplies:
+        name = "scripted"
+
+        def __init__(self) -> None:
+            self.replies = [
+                ToolCall("shell", {"command": "rm a.md"}),
+                ToolCall("shell", {"command": "ls"}),
+            ]
+
+        def chat(self, messages: object, tools: object = ()) -> ModelReply:
+            call = self.replies.pop(0)
+            return ModelReply(Message("assistant", "", tool_calls=(call,)), Usage(), "scripted")
+
+    run = AgentRun(TwoReplies(), {"shell": make_shell_tool(ShellPolicy(workdir))}, "s", "q?")
+    iter_run = iter(run)
+    refused, listed = [next(iter_run), next(iter_run)]
+    assert refused.kind == "error"
+    assert refused.observation.startswith("Refused: `rm` is not on the read-only allowlist")
+    assert "reply with the answer now" not in refused.observation
+    assert listed.kind == "tool" and "a.md" in listed.observation
     assert (workdir / "a.md").exists()
 
 
@@ -85,12 +128,11 @@ def test_consent_prompt_decides(workdir: Path) -> None:
         asked.append(command)
         return False
 
-    assert "the user declined" in make_shell_tool(ShellPolicy(workdir, confirm=no))(
-        {"command": "touch x"}
-    )
+    with pytest.raises(ToolRefused, match="the user declined"):
+        make_shell_tool(ShellPolicy(workdir, confirm=no))({"command": "touch x"})
     assert asked == ["touch x"] and not (workdir / "x").exists()
     yes = make_shell_tool(ShellPolicy(workdir, confirm=lambda command: True))
-    assert yes({"command": "touch x"}) == "exit code 0"
+    assert yes({"command": "touch x"}) == "exit code 0, no output"
     assert (workdir / "x").exists()
 
 

@@ -196,7 +196,7 @@ def fake_execute(task: Task, model: str) -> TaskResult:
     return TaskResult(
         task.id, model, "pass", task.fingerprint(), answer=f"A for {task.id}", steps=2,
         tool_calls=1, prompt_tokens=100, generated_tokens=10, seconds=1.5, wh=0.01,
-        reference_wh=0.1,
+        energy_source="modeled: CPU", same_method_wh=0.002, reference_wh=0.1,
     )  # fmt: skip
 
 
@@ -261,14 +261,20 @@ def test_parallel_runs_record_every_task(tmp_path: Path) -> None:
 def test_totals_are_the_sums_and_the_exit_code_follows_the_statuses(tmp_path: Path) -> None:
     tasks = tasks_of(tmp_path, 3)
     results = [fake_execute(task, model) for model in ("small", "big") for task in tasks]
-    failed = TaskResult("t9", "big", "fail", "x", steps=4, prompt_tokens=7, wh=0.5, reference_wh=1)
+    failed = TaskResult(
+        "t9", "big", "fail", "x", steps=4, prompt_tokens=7, wh=0.5, same_method_wh=0.1,
+        reference_wh=1, energy_source="measured (RAPL)",
+    )  # fmt: skip
     results.append(failed)
     totals = summarise(results)
     assert (totals["tasks"], totals["passed"], totals["failed"], totals["errors"]) == (7, 6, 1, 0)
     assert totals["prompt_tokens"] == 6 * 100 + 7
     assert totals["wh"] == pytest.approx(6 * 0.01 + 0.5)
     assert totals["wh_per_passed_task"] == pytest.approx(totals["wh"] / 6)
-    assert totals["saving_percent"] == pytest.approx(100 * (1 - 0.56 / 1.6))
+    # Like with like: EcoLogits' figure for these models against its figure for 70B, never the
+    # locally measured Wh against the 70B model's.
+    assert totals["saving_percent"] == pytest.approx(100 * (1 - 0.112 / 1.6))
+    assert totals["energy_sources"] == ["measured (RAPL)", "modeled: CPU"]
     assert exit_code(results[:6]) == 0
     assert exit_code(results) == 1
     assert exit_code([TaskResult("t", "m", "error", "x", error="boom")]) == 1
@@ -281,7 +287,8 @@ def test_totals_are_the_sums_and_the_exit_code_follows_the_statuses(tmp_path: Pa
     markdown = report_markdown(results, Path("tasks.yaml"))
     assert "| t9 | big | fail | 4 |" in markdown
     assert "| small | 3/3 |" in markdown and "| big | 3/4 |" in markdown
-    assert "saving 65%" in markdown
+    assert "0.5600 Wh (measured (RAPL); modeled: CPU)" in markdown
+    assert "0.1120 Wh on these models, 1.6000 Wh on a 70B model (93% less)" in markdown
     assert "- `t9` on big: fail" in markdown
 
 
