@@ -116,6 +116,7 @@ class AgentRun:
         self.result: Result | None = None
         self._calls_made: set[str] = set()
         self._evidence_reminded = False
+        self._searched_for_the_model = False
 
     def __iter__(self) -> Iterator[Step]:
         steps: list[Step] = []
@@ -144,9 +145,12 @@ class AgentRun:
             elif force_answer:
                 turn = ParsedTurn((), turn.form, text, "asked for the answer, got another call")
             forms[turn.form] += 1
-            self.messages.append(self._as_history(reply.message, turn))
             seen_tools = any(step.kind == "tool" for step in steps)
             step = self._step(number, turn, reply.usage, model_seconds, seen_tools)
+            if step.form == "fallback_search" and step.call is not None:
+                forms[step.form] += 1
+                turn = ParsedTurn((step.call,), "fallback_search", "")  # history: the search
+            self.messages.append(self._as_history(reply.message, turn))
             steps.append(step)
             yield step
             if step.kind == "answer":
@@ -205,6 +209,22 @@ class AgentRun:
         self._evidence_reminded = True
         return True
 
+    def _search_for_the_model(self, seen_tools: bool) -> bool:
+        """Reminded and still answering blind: the loop searches with the question itself.
+
+        The 1.5B model answered "how long does the battery last" with a numbered list of
+        generic factors through both reminders; given the passages it answers from them.
+        """
+        if seen_tools or self._searched_for_the_model or "search" not in self.tools:
+            return False
+        self._searched_for_the_model = True
+        return True
+
+    def _fallback(self, turn: ParsedTurn) -> ParsedTurn:
+        return ParsedTurn(
+            (ToolCall("search", {"query": self.question}),), "fallback_search", turn.text
+        )
+
     def run(self) -> Result:
         for _ in self:
             pass
@@ -236,6 +256,8 @@ class AgentRun:
                 return make("format", FORMAT_REMINDER)
             if self._needs_evidence(seen_tools):
                 return make("format", NO_EVIDENCE_REMINDER)
+            if self._search_for_the_model(seen_tools):
+                return self._step(number, self._fallback(turn), usage, model_seconds, seen_tools)
             return make("answer", turn.text)  # reminded already: take the prose
         call = turn.calls[0]  # one call per step keeps small models on track
         tool = self.tools[call.name]
@@ -255,6 +277,8 @@ class AgentRun:
         if call.name == FINAL_ANSWER_TOOL:
             if self._needs_evidence(seen_tools):
                 return make("format", NO_EVIDENCE_REMINDER)
+            if self._search_for_the_model(seen_tools):
+                return self._step(number, self._fallback(turn), usage, model_seconds, seen_tools)
             return make("answer", str(prepared.get("answer", "")), dropped_arguments=tuple(dropped))
         started = self.clock()
         try:

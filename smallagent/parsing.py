@@ -24,6 +24,7 @@ CallForm = Literal[
     "react",
     "final_answer",
     "forced_answer",
+    "fallback_search",  # not the model's: the loop searched after it kept answering blind
     "none",
 ]
 

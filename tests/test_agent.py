@@ -242,3 +242,25 @@ def test_search_results_pasted_under_the_answer_are_dropped() -> None:
     model = ScriptedModel([ToolCall("lookup", {"query": "code"}), pasted])
     result = AgentRun(model, tools, "system", "code?").run()
     assert result.answer == "The code is TW-8841 [1].\n\nAsk again if needed."
+
+
+def test_reminded_twice_and_still_answering_blind_the_loop_searches_for_it() -> None:
+    def search(query: str) -> str:
+        """Search.
+
+        Args:
+            query: words
+        """
+        return f"[1] 51 days, for {query!r}"
+
+    tools = {"search": make_tool(search), "final_answer": make_final_answer_tool()}
+    plan = "1. Battery capacity matters.\n2. So does sunlight."
+    model = ScriptedModel([plan, plan, plan, "About 51 days [1]."])
+    result = AgentRun(model, tools, "system", "How long does it last?").run()
+    assert [step.kind for step in result.steps] == ["format", "format", "tool", "answer"]
+    searched = result.steps[2]
+    assert searched.form == "fallback_search"
+    assert searched.call == ToolCall("search", {"query": "How long does it last?"})
+    assert result.answer == "About 51 days [1]."
+    assert result.forms["fallback_search"] == 1
+    assert model.seen[3][-2] == Message("assistant", "", tool_calls=(searched.call,))
