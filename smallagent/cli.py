@@ -529,19 +529,16 @@ def _check_models_ready(settings: Settings, models: list[str]) -> None:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    import os
-    import tempfile
+    from smallagent.index import atomic_write_bytes
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
+        atomic_write_bytes(path, text.encode("utf-8"))
     except OSError as error:
         raise SmallagentError(f"cannot write {path}: {error.strerror}") from None
+
+
+_STATUS_MARK = {"pass": "[green]pass[/]", "fail": "[red]fail[/]", "error": "[red]error[/]"}
 
 
 @contextlib.contextmanager
@@ -554,11 +551,9 @@ def _task_progress(console: Console, total: int, disable: bool) -> Iterator[Call
         bar = progress.add_task("", total=total)
 
         def advance(result: Any) -> None:
-            mark = {"pass": "[green]pass[/]", "fail": "[red]fail[/]"}.get(
-                result.status, "[red]error[/]"
-            )
             progress.console.print(
-                f"{mark} {result.task_id} ({result.model}, {result.seconds:.1f} s)"
+                f"{_STATUS_MARK[result.status]} {result.task_id} "
+                f"({result.model}, {result.seconds:.1f} s)"
             )
             progress.advance(bar)
 
@@ -576,17 +571,16 @@ def _print_task_report(console: Console, results: list[Any]) -> None:
         left = name in ("task", "model", "result")
         rows.add_column(name, justify="left" if left else "right", no_wrap=left)
     for r in results:
-        status = {"pass": "[green]pass[/]", "fail": "[red]fail[/]"}.get(r.status, "[red]error[/]")
         rows.add_row(
-            escape(r.task_id), escape(r.model), status, str(r.steps), str(r.tool_calls),
-            f"{r.prompt_tokens}+{r.generated_tokens}", f"{r.seconds:.1f}", f"{r.wh:.4f}",
+            escape(r.task_id), escape(r.model), _STATUS_MARK[r.status], str(r.steps),
+            str(r.tool_calls), f"{r.prompt_tokens}+{r.generated_tokens}", f"{r.seconds:.1f}",
+            f"{r.wh:.4f}",
         )  # fmt: skip
     console.print(rows)
     for r in results:
         if r.status != "pass":
-            why = r.error or "; ".join(f"{c.kind}: {c.detail}" for c in r.checks if not c.passed)
             console.print(
-                f"[red]{r.status}[/] {escape(r.task_id)} ({escape(r.model)}): {escape(why)}"
+                f"[red]{r.status}[/] {escape(r.task_id)} ({escape(r.model)}): {escape(r.why())}"
             )
     models = by_model(results)
     table = Table(title="summary", title_justify="left")

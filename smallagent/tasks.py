@@ -14,7 +14,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -362,6 +362,11 @@ class TaskResult:
     def row(self) -> dict[str, Any]:
         return {"type": "task", **asdict(self)}
 
+    def why(self) -> str:
+        """Why it did not pass: the error, or the checks that failed."""
+        failed = (f"{check.kind}: {check.detail}" for check in self.checks if not check.passed)
+        return self.error or "; ".join(failed)
+
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> TaskResult:
         fields = {key: value for key, value in row.items() if key in cls.__dataclass_fields__}
@@ -450,17 +455,15 @@ def run_tasks(
             record(result)
             results.append(result)
         return results
-    with ThreadPoolExecutor(max_workers=parallel) as pool:
+    pool = ThreadPoolExecutor(max_workers=parallel)
+    try:
         futures = [pool.submit(execute, task, model) for task, model in work]
-        try:
-            for future in futures:
-                result = future.result()
-                record(result)
-                results.append(result)
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+        for future in as_completed(futures):  # recorded as each ends, not in submission order
+            result = future.result()
+            record(result)
+            results.append(result)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # on Ctrl-C: no new task starts
     return results
 
 
@@ -612,8 +615,7 @@ def report_markdown(results: Sequence[TaskResult], source: Path) -> str:
     if failing:
         lines += ["", "## Not passed", ""]
         for r in failing:
-            why = r.error or "; ".join(f"{c.kind}: {c.detail}" for c in r.checks if not c.passed)
-            lines.append(f"- `{r.task_id}` on {r.model}: {r.status} — {why}")
+            lines.append(f"- `{r.task_id}` on {r.model}: {r.status} — {r.why()}")
     return "\n".join(lines) + "\n"
 
 
