@@ -3,7 +3,8 @@
 
 Python 3.11's library reference (HTML, Debian's python3.11-doc) and two R manuals (PDF, Debian's
 r-doc-pdf), taken from the .deb files with `apt-get download` + `dpkg-deb -x`: nothing is installed
-system-wide. Every 4th library page (~80 files) keeps one ingest to a couple of minutes on 2 cores.
+system-wide. Every 4th library page (~80 files) keeps one ingest to a couple of minutes on 2 cores;
+`python3 bench/corpus.py 1` lays out all of them.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ LIBRARY = "usr/share/doc/python3.11/html/library"
 PDFS = ("usr/share/doc/r-doc-pdf/manual/R-FAQ.pdf", "usr/share/doc/r-doc-pdf/manual/R-data.pdf")
 
 
-def prepare(target: Path = CACHE / "corpus") -> Path:
+def prepare(every: int = 4) -> Path:
+    """The corpus with every `every`-th library page (4: ~80 pages; 1: all of them, ~320)."""
+    target = CACHE / ("corpus" if every == 4 else f"corpus-every-{every}")
     if (target / ".complete").exists():
         return target
     debs, unpacked = CACHE / "debs", CACHE / "root"
@@ -33,7 +36,7 @@ def prepare(target: Path = CACHE / "corpus") -> Path:
         shutil.rmtree(target)
     (target / "python-library").mkdir(parents=True)
     (target / "r-manuals").mkdir()
-    for page in sorted((unpacked / LIBRARY).glob("*.html"))[::4]:
+    for page in sorted((unpacked / LIBRARY).glob("*.html"))[::every]:
         shutil.copy2(page, target / "python-library" / page.name)
     for pdf in PDFS:
         shutil.copy2(unpacked / pdf, target / "r-manuals" / Path(pdf).name)
@@ -42,7 +45,7 @@ def prepare(target: Path = CACHE / "corpus") -> Path:
 
 
 if __name__ == "__main__":
-    corpus = prepare()
+    corpus = prepare(int(sys.argv[1]) if len(sys.argv) > 1 else 4)
     files = [path for path in corpus.rglob("*") if path.is_file() and path.name != ".complete"]
     size = sum(path.stat().st_size for path in files)
     print(f"{corpus}: {len(files)} files, {size / 1e6:.1f} MB", file=sys.stderr)

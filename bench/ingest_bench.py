@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Ingest and search benchmark: smallagent next to a LlamaIndex pipeline, in the same run.
 
-    .venv/bin/python bench/ingest_bench.py [--rounds 2] [--skip-peer] [--out results.json]
+    .venv/bin/python bench/ingest_bench.py [--rounds 2] [--every 4] [--skip-peer] [--out results.json]
 
 Same corpus (bench/corpus.py), same model (all-MiniLM-L6-v2, offline), same machine, runs
 alternated so that drift in machine load hits both sides alike. Every figure is a median.
@@ -209,10 +209,11 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--skip-peer", action="store_true")
+    parser.add_argument("--every", type=int, default=4, help="every Nth library page (1: all)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ingest.json")
     args = parser.parse_args()
 
-    pristine = prepare()
+    pristine = prepare(args.every)
     peer_python = None
     if not args.skip_peer:
         peer_python = (
