@@ -49,6 +49,8 @@ def render_step(console: Console, step: Step, num_ctx: int) -> None:
         console.print(f"  [italic dim]{escape(_shorten(step.thought, 300))}[/]")
     if step.call is not None and step.kind != "answer":
         console.print(f"  [yellow]→ {escape(_shorten(_call_text(step), 200))}[/]")
+        if step.form == "fallback_search":
+            console.print("  [dim](run by smallagent: the model kept answering without looking)[/]")
     if step.dropped_arguments:
         console.print(f"  [dim]dropped unknown arguments: {', '.join(step.dropped_arguments)}[/]")
     if step.kind != "answer":
