@@ -59,6 +59,18 @@ class ShellResult:
     seconds: float
 
 
+def _lex(command: str) -> list[str]:
+    """Words and operator runs (`|`, `&&`, `>` …) as a POSIX shell would split them; ValueError
+    when a quote is left open."""
+    lexer = shlex.shlex(command, posix=True, punctuation_chars="".join(SHELL_OPERATORS))
+    lexer.whitespace_split = True
+    return list(lexer)
+
+
+def _is_operator(token: str) -> bool:
+    return bool(token) and all(character in SHELL_OPERATORS for character in token)
+
+
 def _split(command: str) -> list[str] | str:
     """argv, or a reason the command cannot be taken as one plain command."""
     if not command.strip():
@@ -67,14 +79,12 @@ def _split(command: str) -> list[str] | str:
         if marker in command:
             shown = {"\n": "a newline", "\r": "a carriage return"}.get(marker, f"`{marker}`")
             return f"{shown} is not allowed: commands run without a shell"
-    lexer = shlex.shlex(command, posix=True, punctuation_chars="".join(SHELL_OPERATORS))
-    lexer.whitespace_split = True
     try:
-        tokens = list(lexer)
+        tokens = _lex(command)
     except ValueError as error:
         return f"cannot parse the command ({error})"
     for token in tokens:
-        if token and all(character in SHELL_OPERATORS for character in token):
+        if _is_operator(token):
             return (
                 f"`{token}` is not allowed: commands run without a shell, so pipes, redirects "
                 "and command lists do not work; run one command at a time"
@@ -90,16 +100,12 @@ def before_pipe(command: str) -> str | None:
     """
     if any(marker in command for marker in SUBSTITUTIONS):
         return None
-    lexer = shlex.shlex(command, posix=True, punctuation_chars="".join(SHELL_OPERATORS))
-    lexer.whitespace_split = True
     try:
-        tokens = list(lexer)
+        tokens = _lex(command)
     except ValueError:
         return None
-    if "|" not in tokens or tokens.index("|") == 0:
-        return None
-    first = tokens[: tokens.index("|")]
-    if any(token and all(c in SHELL_OPERATORS for c in token) for token in first):
+    first = tokens[: tokens.index("|")] if "|" in tokens else []
+    if not first or any(_is_operator(token) for token in first):
         return None
     return shlex.join(first)
 

@@ -40,6 +40,8 @@ def test_a_pipeline_runs_its_first_command_alone_when_that_is_allowed(workdir: P
         shell({"command": "rm a.md | cat"})
     with pytest.raises(ToolRefused, match="`;` is not allowed"):
         shell({"command": "ls; rm a.md | cat"})
+    with pytest.raises(ToolRefused, match=r"`\|` is not allowed"):
+        shell({"command": "| wc -l | cat"})
     assert (workdir / "a.md").exists()
     assert shell({"command": "cat missing.txt"}).startswith(
         "exit code 1, 1 line of output\ncat: missing"
