@@ -685,7 +685,10 @@ def ingest(
     overlap: Annotated[int, typer.Option(help="Tokens shared by neighbouring chunks.")] = 32,
     precision: Annotated[
         str | None,
-        typer.Option(help="Embedding precision: fp32, or int8 (about 2x faster; see docs)."),
+        typer.Option(
+            help="Embedding precision: int8 (default for new indexes) or fp32; an existing index "
+            "keeps its own unless this is given."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
@@ -699,8 +702,7 @@ def ingest(
     from smallagent.ingest import ingest as run_ingest
 
     settings = _settings(ctx)
-    precision = precision or settings.embedding_precision
-    if precision not in PRECISIONS:
+    if precision is not None and precision not in PRECISIONS:
         raise SmallagentError(f"--precision must be one of {', '.join(PRECISIONS)}")
     if max_file_mb <= 0:
         raise SmallagentError("--max-file-mb must be positive")
@@ -721,6 +723,7 @@ def ingest(
     )
     console = _console(stderr=as_json)
     directory = _index_directory(settings)
+    precision = _ingest_precision(settings, precision, directory, rebuild)
     try:
         with console.status("loading the embedder (exported to ONNX on first use)…"):
             embedder = index_embedder(settings.embedding_model, precision)
@@ -757,6 +760,30 @@ def ingest(
         _print_ingest_report(console, settings.index, directory, report)
     if strict and (report.skipped or report.failed):
         raise typer.Exit(1)
+
+
+def _ingest_precision(settings: Settings, flag: str | None, directory: Path, rebuild: bool) -> str:
+    """--precision, else a configured one, else the existing index's own, else the default.
+
+    An index built at fp32 stays fp32 when the default changes: adding files to it must not turn
+    into a refusal that asks for --rebuild.
+    """
+    from smallagent.embeddings import split_precision
+    from smallagent.errors import IndexStoreError
+    from smallagent.index import IndexReader
+
+    if flag is not None:
+        return flag
+    if settings.source_of("embedding_precision") != "default" or rebuild:
+        return settings.embedding_precision
+    try:
+        reader = IndexReader(directory)
+    except IndexStoreError:
+        return settings.embedding_precision
+    try:
+        return split_precision(reader.spec.embedder)[1]
+    finally:
+        reader.close()
 
 
 def _ingest_report_json(name: str, directory: Path, report: Any) -> dict[str, Any]:

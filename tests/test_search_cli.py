@@ -110,7 +110,7 @@ def test_cli_ingest_search_and_index_commands(docs: Path, onnx_cache: Path) -> N
     listing = runner.invoke(app, ["index", "list"])
     assert listing.output.startswith("default\t2 documents\t2 chunks")
     info = runner.invoke(app, ["index", "info", "default"])
-    assert "embedder   all-MiniLM-L6-v2 (384 dims)" in info.output
+    assert "embedder   all-MiniLM-L6-v2+int8 (384 dims)" in info.output  # the default precision
 
     kept = runner.invoke(app, ["index", "rm", "default"], input="n\n")
     assert kept.exit_code == 1
@@ -138,3 +138,34 @@ def test_cli_bad_input_is_one_clean_error(docs: Path, arguments: list[str], mess
     assert result.exit_code in (1, 2)
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_new_indexes_are_int8_and_an_existing_index_keeps_its_precision(
+    docs: Path, onnx_cache: Path
+) -> None:
+    def embedder_of(name: str) -> str:
+        info = runner.invoke(app, ["--index", name, "index", "info", name])
+        assert info.exit_code == 0, info.output
+        return next(line for line in info.output.splitlines() if line.startswith("embedder"))
+
+    assert runner.invoke(app, ["--index", "quick", "ingest", str(docs)]).exit_code == 0
+    assert "all-MiniLM-L6-v2+int8" in embedder_of("quick")
+    full = runner.invoke(app, ["--index", "full", "ingest", str(docs), "--precision", "fp32"])
+    assert full.exit_code == 0, full.output
+    assert "+int8" not in embedder_of("full")
+
+    (docs / "new.md").write_text("# Lava\n\nBasalt lava flows from Etna's flanks.\n")
+    again = runner.invoke(app, ["--index", "full", "ingest", str(docs)])  # no flag: stays fp32
+    assert again.exit_code == 0, again.output
+    assert re.search(r"files added\s*│\s*1\s*│", again.output)
+    found = runner.invoke(app, ["--index", "full", "search", "basalt lava", "-k", "1", "--json"])
+    assert json.loads(found.output)[0]["path"] == str(docs / "new.md")
+
+    switched = runner.invoke(app, ["--index", "full", "ingest", str(docs), "--precision", "int8"])
+    assert switched.exit_code != 0
+    assert "--rebuild" in switched.output and "Traceback" not in switched.output
+    rebuilt = runner.invoke(
+        app, ["--index", "full", "ingest", str(docs), "--precision", "int8", "--rebuild"]
+    )
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "all-MiniLM-L6-v2+int8" in embedder_of("full")
