@@ -462,8 +462,8 @@ def run_tasks(
             if chosen
             else [(task, task.settings.model or settings.model) for task in loaded]
         )
-        _check_models_ready(settings, sorted({model for _, model in work}))
         log = scripted.ResultsLog(results, resume) if results is not None else None
+        _check_models_ready(settings, sorted({model for _, model in work}))  # local checks first
     except SmallagentError as error:
         error.exit_code = 2
         raise

@@ -380,6 +380,8 @@ class ResultsLog:
     def __init__(self, path: Path, resume: bool) -> None:
         self.path = path
         self.done: list[TaskResult] = []
+        if path.is_dir():
+            raise TaskFileError(f"--results {path} is a directory, not a .jsonl file")
         if resume:
             self.done = self._read_and_repair()
         elif path.exists() and path.stat().st_size > 0:

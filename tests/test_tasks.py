@@ -242,6 +242,12 @@ def test_an_edited_task_runs_again_on_resume(tmp_path: Path) -> None:
     assert pending([(before, "other")], done) == [(before, "other")]
 
 
+def test_a_directory_is_not_a_results_file(tmp_path: Path) -> None:
+    for resume in (False, True):
+        with pytest.raises(TaskFileError, match="is a directory"):
+            ResultsLog(tmp_path, resume=resume)
+
+
 def test_existing_results_are_not_overwritten_without_resume(tmp_path: Path) -> None:
     path = tmp_path / "results.jsonl"
     path.write_text('{"type": "task"}\n')
