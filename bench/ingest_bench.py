@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Ingest and search benchmark: smallagent next to a LlamaIndex pipeline, in the same run.
 
-    .venv/bin/python bench/ingest_bench.py [--rounds 2] [--every 4] [--skip-peer] [--out results.json]
+    .venv/bin/python bench/ingest_bench.py [--rounds 2] [--every 4] [--skip-peer] [--out FILE]
 
 Same corpus (bench/corpus.py), same model (all-MiniLM-L6-v2, offline), same machine, runs
 alternated so that drift in machine load hits both sides alike. Every figure is a median.
