@@ -15,11 +15,12 @@ from typing import Any
 from smallagent.agent import AgentConfig, AgentRun, Result
 from smallagent.config import Settings
 from smallagent.energy import (
+    EnergyCounter,
     EnergySettings,
     RunEnergy,
     default_energy_settings,
+    energy_counters,
     parse_parameter_size,
-    read_rapl_microjoules,
     run_energy,
 )
 from smallagent.errors import IndexStoreError
@@ -71,19 +72,22 @@ class AskOptions:
 
 
 class MeteredModel:
-    """Wraps a model to read the RAPL counters around each call, when they can be read."""
+    """Wraps a model to read the energy counters (RAPL, NVML) around each call, where readable."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, counters: Sequence[EnergyCounter] | None = None) -> None:
         self.inner = inner
         self.name = inner.name
-        self.joules: float | None = 0.0 if read_rapl_microjoules() is not None else None
+        self.counters = list(energy_counters() if counters is None else counters)
+        self.measured_by = " + ".join(counter.name for counter in self.counters)
+        self.joules: float | None = 0.0 if self.counters else None
 
     def chat(self, messages: Sequence[Message], tools: Sequence[ToolSpec] = ()) -> ModelReply:
-        before = read_rapl_microjoules() if self.joules is not None else None
+        before = [counter.read_joules() for counter in self.counters]
         reply: ModelReply = self.inner.chat(messages, tools)
-        after = read_rapl_microjoules() if before is not None else None
-        if self.joules is not None and before is not None and after is not None and after >= before:
-            self.joules += (after - before) / 1e6
+        after = [counter.read_joules() for counter in self.counters]
+        for start, end in zip(before, after, strict=True):
+            if self.joules is not None and start is not None and end is not None and end >= start:
+                self.joules += end - start
         return reply
 
 
@@ -122,7 +126,12 @@ class Assistant:
     def energy(self, result: Result) -> RunEnergy:
         tool_seconds = sum(step.tool_seconds for step in result.steps)
         return run_energy(
-            result.usage, tool_seconds, self.options.energy, self.params_billion, self.model.joules
+            result.usage,
+            tool_seconds,
+            self.options.energy,
+            self.params_billion,
+            self.model.joules,
+            self.model.measured_by,
         )
 
     def close(self) -> None:

@@ -1,6 +1,7 @@
 """Energy: where a figure can come from on this machine (measured counters, or a model).
 
-Later steps add the per-request estimate; this module stays pure apart from reading counters.
+Pure functions over Ollama's usage figures, plus the readers of the two counters a machine may
+offer: RAPL (CPU packages, /sys/class/powercap) and NVML (NVIDIA GPUs, through ctypes).
 """
 
 from __future__ import annotations
@@ -8,8 +9,10 @@ from __future__ import annotations
 import math
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from smallagent.types import Usage
 
@@ -35,17 +38,98 @@ def rapl_source(root: Path = RAPL_ROOT) -> MeasurementSource:
 
 
 def nvml_source() -> MeasurementSource:
-    """NVIDIA GPU energy through NVML, when the driver library is present."""
-    for library in ("/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1", "/usr/lib64/libnvidia-ml.so.1"):
-        if Path(library).exists():
-            return MeasurementSource("NVML", True, library)
+    """NVIDIA GPU energy through NVML: available when a GPU answers the energy query."""
+    if NvmlEnergy.open() is not None:
+        return MeasurementSource("NVML", True, "GPU energy counters readable through NVML")
     if shutil.which("nvidia-smi"):
-        return MeasurementSource("NVML", True, "nvidia-smi on PATH")
+        return MeasurementSource("NVML", False, "NVIDIA driver present, but no GPU reports energy")
     return MeasurementSource("NVML", False, "no NVIDIA driver")
 
 
 def measurement_sources() -> list[MeasurementSource]:
     return [rapl_source(), nvml_source()]
+
+
+NVML_LIBRARY = "libnvidia-ml.so.1"
+NVML_SUCCESS = 0
+
+
+class NvmlEnergy:
+    """Energy used by every NVIDIA GPU since the driver loaded, through NVML's
+    nvmlDeviceGetTotalEnergyConsumption (millijoules; Volta and newer).
+
+    Read through ctypes so that no NVIDIA Python package is needed; `library` is the loaded
+    libnvidia-ml (a stand-in in tests). `open()` gives None where there is no driver or no GPU.
+    """
+
+    def __init__(self, library: Any) -> None:
+        import ctypes
+
+        self._library = library
+        count = ctypes.c_uint(0)
+        if library.nvmlDeviceGetCount_v2(ctypes.byref(count)) != NVML_SUCCESS:
+            raise OSError("nvmlDeviceGetCount_v2 failed")
+        self._handles = []
+        for index in range(count.value):
+            handle = ctypes.c_void_p()
+            if library.nvmlDeviceGetHandleByIndex_v2(index, ctypes.byref(handle)) != NVML_SUCCESS:
+                raise OSError(f"nvmlDeviceGetHandleByIndex_v2({index}) failed")
+            self._handles.append(handle)
+        if not self._handles or self.millijoules() is None:
+            raise OSError("no GPU reports its energy")
+
+    @classmethod
+    def open(cls) -> NvmlEnergy | None:
+        import ctypes
+
+        try:
+            library = ctypes.CDLL(NVML_LIBRARY)
+            if library.nvmlInit_v2() != NVML_SUCCESS:
+                return None
+            return cls(library)
+        except (OSError, AttributeError):
+            return None
+
+    def millijoules(self) -> int | None:
+        import ctypes
+
+        total = 0
+        for handle in self._handles:
+            energy = ctypes.c_ulonglong(0)
+            status = self._library.nvmlDeviceGetTotalEnergyConsumption(handle, ctypes.byref(energy))
+            if status != NVML_SUCCESS:
+                return None
+            total += energy.value
+        return total
+
+
+@dataclass(frozen=True)
+class EnergyCounter:
+    """One monotonic counter: its name and a reader that returns joules, or None when unreadable."""
+
+    name: str
+    read_joules: Callable[[], float | None]
+
+
+def energy_counters(rapl_root: Path = RAPL_ROOT) -> list[EnergyCounter]:
+    """The counters this machine can read right now: RAPL (CPU packages), NVML (NVIDIA GPUs)."""
+    counters = []
+    if read_rapl_microjoules(rapl_root) is not None:
+
+        def rapl() -> float | None:
+            value = read_rapl_microjoules(rapl_root)
+            return None if value is None else value / 1e6
+
+        counters.append(EnergyCounter("RAPL", rapl))
+    nvml = NvmlEnergy.open()
+    if nvml is not None:
+
+        def gpu() -> float | None:
+            value = nvml.millijoules()
+            return None if value is None else value / 1e3
+
+        counters.append(EnergyCounter("NVML", gpu))
+    return counters
 
 
 # --- CPU energy for work done on this machine (embedding) ---------------------------------------
@@ -200,12 +284,13 @@ def run_energy(
     settings: EnergySettings,
     small_params_billion: float | None,
     measured_joules: float | None = None,
+    measured_by: str = "RAPL",
 ) -> RunEnergy:
     """Model energy from Ollama's durations (never token counts: cached prompt tokens cost no
     compute, and Ollama counts them anyway), measured instead where a counter was read."""
     compute_s = usage.prompt_eval_s + usage.eval_s
     if measured_joules is not None:
-        model_wh, source = measured_joules / 3600, "measured (RAPL)"
+        model_wh, source = measured_joules / 3600, f"measured ({measured_by})"
     else:
         model_wh = settings.device_watts * compute_s / 3600
         source = f"modeled: {settings.device_label} x {compute_s:.1f} s reported by Ollama"
