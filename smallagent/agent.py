@@ -247,6 +247,14 @@ class AgentRun:
                 **extra,  # type: ignore[arg-type]
             )
 
+        def unsupported() -> Step | None:
+            """An answer with no tool result behind it: remind once, then search for it once."""
+            if self._needs_evidence(seen_tools):
+                return make("format", NO_EVIDENCE_REMINDER)
+            if self._search_for_the_model(seen_tools):
+                return self._step(number, self._fallback(turn), usage, model_seconds, seen_tools)
+            return None
+
         if turn.problem:
             return make("error", f"Error: {turn.problem}. Fix the call and try again.")
         if not turn.calls:
@@ -254,11 +262,7 @@ class AgentRun:
                 return make("answer", turn.text)
             if not turn.text or (number == 1 and turn.form != "final_answer"):
                 return make("format", FORMAT_REMINDER)
-            if self._needs_evidence(seen_tools):
-                return make("format", NO_EVIDENCE_REMINDER)
-            if self._search_for_the_model(seen_tools):
-                return self._step(number, self._fallback(turn), usage, model_seconds, seen_tools)
-            return make("answer", turn.text)  # reminded already: take the prose
+            return unsupported() or make("answer", turn.text)  # reminded already: take the prose
         call = turn.calls[0]  # one call per step keeps small models on track
         tool = self.tools[call.name]
         signature = json.dumps([call.name, call.arguments], sort_keys=True, default=str)
@@ -275,11 +279,8 @@ class AgentRun:
         except ToolArgumentError as error:
             return make("error", f"Error: {error}. Call {call.name} again with valid arguments.")
         if call.name == FINAL_ANSWER_TOOL:
-            if self._needs_evidence(seen_tools):
-                return make("format", NO_EVIDENCE_REMINDER)
-            if self._search_for_the_model(seen_tools):
-                return self._step(number, self._fallback(turn), usage, model_seconds, seen_tools)
-            return make("answer", str(prepared.get("answer", "")), dropped_arguments=tuple(dropped))
+            answer = str(prepared.get("answer", ""))
+            return unsupported() or make("answer", answer, dropped_arguments=tuple(dropped))
         started = self.clock()
         try:
             observation = tool.function(**prepared)

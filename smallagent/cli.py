@@ -469,9 +469,7 @@ def run_tasks(
         raise
     energy = {"energy": _energy_settings(device_watts, grid_intensity)}
     done = log.done if log is not None else []
-    todo = scripted.pending(work, done)
-    current = {(task.id, model, task.fingerprint()) for task, model in work}
-    earlier = [r for r in done if (r.task_id, r.model, r.fingerprint) in current]
+    earlier, todo = scripted.resume_plan(work, done)
     console = _console(stderr=as_json)
     if earlier:
         console.print(f"resuming: {len(earlier)} task(s) already recorded, {len(todo)} to run")

@@ -433,14 +433,17 @@ class ResultsLog:
 Execute = Callable[[Task, str], TaskResult]
 
 
-def pending(work: Sequence[tuple[Task, str]], done: Iterable[TaskResult]) -> list[tuple[Task, str]]:
-    """The (task, model) pairs without a recorded result for the task as it is written now."""
-    finished = {(result.task_id, result.model, result.fingerprint) for result in done}
-    return [
-        (task, model)
-        for task, model in work
-        if (task.id, model, task.fingerprint()) not in finished
-    ]
+def resume_plan(
+    work: Sequence[tuple[Task, str]], done: Iterable[TaskResult]
+) -> tuple[list[TaskResult], list[tuple[Task, str]]]:
+    """The recorded results that still stand for `work`, and the (task, model) pairs left to run.
+
+    A result stands when its task, model and the task's text as written now all match.
+    """
+    wanted = {(task.id, model, task.fingerprint()): (task, model) for task, model in work}
+    standing = [r for r in done if (r.task_id, r.model, r.fingerprint) in wanted]
+    finished = {(r.task_id, r.model, r.fingerprint) for r in standing}
+    return standing, [pair for key, pair in wanted.items() if key not in finished]
 
 
 def run_tasks(

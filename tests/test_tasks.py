@@ -26,9 +26,9 @@ from smallagent.tasks import (
     exit_code,
     load_task_file,
     normalise,
-    pending,
     report_json,
     report_markdown,
+    resume_plan,
     run_tasks,
     summarise,
 )
@@ -224,7 +224,8 @@ def test_results_are_appended_as_each_task_ends_and_resume_skips_them(tmp_path: 
     resumed = ResultsLog(path, resume=True)
     assert [r.task_id for r in resumed.done] == ["t0", "t1"]
     assert path.read_text().endswith("}\n")  # the cut line was removed, nothing else
-    todo = pending(work, resumed.done)
+    standing, todo = resume_plan(work, resumed.done)
+    assert [r.task_id for r in standing] == ["t0", "t1"]
     assert [task.id for task, _ in todo] == ["t2", "t3", "t4"]
     run_tasks(todo, fake_execute, resumed.append)
     resumed.close()
@@ -236,10 +237,10 @@ def test_results_are_appended_as_each_task_ends_and_resume_skips_them(tmp_path: 
 def test_an_edited_task_runs_again_on_resume(tmp_path: Path) -> None:
     (before,) = tasks_of(tmp_path, 1)
     done = [fake_execute(before, "m")]
-    assert pending([(before, "m")], done) == []
+    assert resume_plan([(before, "m")], done) == (done, [])
     (after,) = load_task_file(write(tmp_path, "tasks:\n  - id: t0\n    prompt: Changed?\n"))
-    assert pending([(after, "m")], done) == [(after, "m")]
-    assert pending([(before, "other")], done) == [(before, "other")]
+    assert resume_plan([(after, "m")], done) == ([], [(after, "m")])
+    assert resume_plan([(before, "other")], done) == ([], [(before, "other")])
 
 
 def test_a_directory_is_not_a_results_file(tmp_path: Path) -> None:
