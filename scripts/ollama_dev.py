@@ -5,6 +5,7 @@ Standard library only, so it runs before any virtual environment exists. Everyth
 builds lives under ~/.cache/smallagent (XDG_CACHE_HOME honoured), so a second run does no work.
 
   ollama_dev.py binary                 print the ollama binary, building v0.24.0 if there is none
+                                       (tuned to this CPU, cached per instruction set)
   ollama_dev.py run [--model M]... -- CMD ...
                                        start a private server, register the models, run CMD with
                                        OLLAMA_HOST set, stop the server; exits with CMD's code
@@ -23,6 +24,7 @@ import contextlib
 import hashlib
 import json
 import os
+import platform
 import shutil
 import signal
 import socket
@@ -41,7 +43,6 @@ from pathlib import Path
 OLLAMA_VERSION = "0.24.0"
 OLLAMA_MODULE = f"github.com/ollama/ollama@v{OLLAMA_VERSION}"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "smallagent"
-MANAGED_BINARY = CACHE / "bin" / "ollama"
 MODELS_DIR = CACHE / "ollama-models"
 GGUF_DIR = CACHE / "gguf"
 LOG_DIR = CACHE / "logs"
@@ -228,37 +229,125 @@ def _ensure_miniaudio_header() -> None:
             partial.replace(header)
 
 
-def build_ollama() -> Path:
+# x86-64 flags added to every build. `-march=native` on an Intel Xeon with AMX defines __AMX_INT8__,
+# and ggml-cpu.cpp then calls into ggml-cpu/amx/, which Ollama v0.24.0's cgo build never compiles
+# (that folder has no Go file): the link fails with `undefined reference to
+# ggml_backend_amx_buffer_type()`. Without AMX those machines still get AVX-512 (VNNI, BF16) kernels.
+X86_EXTRA_FLAGS = ("-mno-amx-tile", "-mno-amx-int8", "-mno-amx-bf16")
+GOARCH_OF_MACHINE = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+@dataclass(frozen=True)
+class BuildTarget:
+    """The CPU the C/C++ half of Ollama (its vendored ggml) is compiled for.
+
+    `native` tunes for the CPU the build runs on; the others name a `-march` for a CPU this machine
+    need not be, which is how `build_matrix.py` proves the build links for every family.
+    """
+
+    goarch: str = ""  # "" = this machine's
+    march: str = "native"
+    cc: str = "gcc"
+    cxx: str = "g++"
+    extra_flags: tuple[str, ...] = ()  # e.g. extensions a compiler's -march name does not know yet
+    without_amx: bool = True  # False only to show the failure X86_EXTRA_FLAGS prevents
+
+    @property
+    def arch(self) -> str:
+        return self.goarch or GOARCH_OF_MACHINE.get(platform.machine().lower(), "")
+
+    def compiler_flags(self) -> list[str]:
+        flags = ["-O3", f"-march={self.march}", *self.extra_flags]
+        if self.arch == "amd64" and self.without_amx:
+            flags += X86_EXTRA_FLAGS
+        return flags
+
+    def isa_macros(self) -> frozenset[str]:
+        """What the compiler predefines for these flags: exactly the instruction sets it may use."""
+        result = subprocess.run(
+            [self.cc, *self.compiler_flags(), "-dM", "-E", "-x", "c", "/dev/null"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise SetupError(
+                f"`{self.cc} {' '.join(self.compiler_flags())}` fails: {result.stderr.strip()[-500:]}"
+            )
+        return frozenset(line.split()[1] for line in result.stdout.splitlines() if line.split())
+
+    def cache_key(self) -> str:
+        """Changes with anything the binary's instructions depend on: a binary built here is never
+        picked up on a CPU (or by a compiler) that would target other instructions."""
+        text = "\n".join(
+            [OLLAMA_VERSION, self.arch, *self.compiler_flags(), *sorted(self.isa_macros())]
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def go_environment(self, gobin: Path | None) -> dict[str, str]:
+        flags = " ".join(self.compiler_flags())
+        env = {
+            **os.environ,
+            "CGO_ENABLED": "1",
+            "CGO_CFLAGS": flags,
+            "CGO_CXXFLAGS": flags,
+            "CGO_CPPFLAGS": f"-I{VENDOR_INCLUDE}",
+            "CC": self.cc,
+            "CXX": self.cxx,
+            "GOOS": "linux" if self.goarch else os.environ.get("GOOS", ""),
+            "GOARCH": self.arch,
+            "GOPATH": str(CACHE / "go"),
+            "GOFLAGS": "-modcacherw",  # GOCACHE stays Go's own: $XDG_CACHE_HOME/go-build
+        }
+        env.pop("GOBIN", None)
+        if gobin is not None:
+            env["GOBIN"] = str(gobin)
+        return {name: value for name, value in env.items() if value}
+
+
+def managed_binary(target: BuildTarget | None = None) -> Path:
+    """Where the build for this CPU lives: one folder per (version, arch, instruction set)."""
+    target = target or BuildTarget()
+    return CACHE / "bin" / f"ollama-{OLLAMA_VERSION}-{target.arch}-{target.cache_key()}" / "ollama"
+
+
+def build_ollama(target: BuildTarget | None = None, into: Path | None = None) -> Path:
+    """`go install github.com/ollama/ollama@v0.24.0` for `target` (this CPU by default)."""
+    target = target or BuildTarget()
     go = _go_binary()
     _ensure_debian_headers()
     _ensure_miniaudio_header()
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log = LOG_DIR / "ollama-build.log"
-    env = {
-        **os.environ,
-        "CGO_ENABLED": "1",
-        "CGO_CFLAGS": "-O3 -march=native",
-        "CGO_CXXFLAGS": "-O3 -march=native",
-        "CGO_CPPFLAGS": f"-I{VENDOR_INCLUDE}",
-        "GOPATH": str(CACHE / "go"),
-        "GOBIN": str(MANAGED_BINARY.parent),
-        "GOFLAGS": "-modcacherw",  # GOCACHE stays Go's own: $XDG_CACHE_HOME/go-build
-    }
+    binary = into or managed_binary(target)
+    log = LOG_DIR / f"ollama-build-{target.arch}-{target.march.replace('+', '_')}.log"
+    cross = target.arch != GOARCH_OF_MACHINE.get(platform.machine().lower())
+    # Go refuses GOBIN for a cross build; it then installs into $GOPATH/bin/linux_<arch>/.
+    env = target.go_environment(gobin=None if cross else binary.parent)
     ldflags = f"-X=github.com/ollama/ollama/version.Version={OLLAMA_VERSION}"
     command = [go, "install", f"-ldflags={ldflags}", OLLAMA_MODULE]
-    say(f"building Ollama v{OLLAMA_VERSION} (first time: several minutes; log: {log})")
+    say(
+        f"building Ollama v{OLLAMA_VERSION} for {target.arch} -march={target.march} "
+        f"(first time: several minutes; log: {log})"
+    )
     started = time.monotonic()
     with log.open("w") as log_file:
+        log_file.write(f"# CGO_CFLAGS={env['CGO_CFLAGS']} CC={env['CC']} GOARCH={env['GOARCH']}\n")
+        log_file.flush()
         result = subprocess.run(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     if result.returncode != 0:
         tail = log.read_text(errors="replace")[-3000:]
         raise SetupError(f"`{' '.join(command)}` failed (exit {result.returncode}):\n{tail}")
-    say(f"built {MANAGED_BINARY} in {time.monotonic() - started:.0f} s")
-    return MANAGED_BINARY
+    if cross:
+        built = CACHE / "go" / "bin" / f"linux_{target.arch}" / "ollama"
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        built.replace(binary)
+    say(f"built {binary} in {time.monotonic() - started:.0f} s")
+    return binary
 
 
 def ensure_binary() -> str:
-    """An explicit SMALLAGENT_OLLAMA_BIN, else `ollama` on PATH, else the managed v0.24.0 build."""
+    """An explicit SMALLAGENT_OLLAMA_BIN, else `ollama` on PATH, else the managed v0.24.0 build for
+    this CPU (built on first use; a cached build must also run here, or it is built again)."""
     explicit = os.environ.get("SMALLAGENT_OLLAMA_BIN")
     if explicit:
         if not _reports_version(explicit):
@@ -267,8 +356,9 @@ def ensure_binary() -> str:
     on_path = shutil.which("ollama")
     if on_path and _reports_version(on_path):
         return on_path
-    if MANAGED_BINARY.exists() and _reports_version(str(MANAGED_BINARY)) == OLLAMA_VERSION:
-        return str(MANAGED_BINARY)
+    managed = managed_binary()
+    if managed.exists() and _reports_version(str(managed)) == OLLAMA_VERSION:
+        return str(managed)
     return str(build_ollama())
 
 
@@ -296,8 +386,10 @@ class Server:
     log: Path
 
 
-def start_server(port: int | None = None, wait_s: float = 60.0) -> Server:
-    binary = ensure_binary()
+def start_server(
+    port: int | None = None, wait_s: float = 60.0, binary: str | None = None
+) -> Server:
+    binary = binary or ensure_binary()
     port = port or free_port()
     MODELS_DIR.mkdir(parents=True, exist_ok=True)
     LOG_DIR.mkdir(parents=True, exist_ok=True)

@@ -104,3 +104,57 @@ def test_a_changed_file_is_verified_again(
 def test_unknown_model_is_refused_before_anything_runs(ollama_dev: ModuleType) -> None:
     with pytest.raises(ollama_dev.SetupError, match="unknown test model"):
         ollama_dev.ensure_models("http://127.0.0.1:1", ["llama3:70b"])
+
+
+# --- the build: one binary per instruction set, and flags that link on every CPU family ---------
+
+
+def test_x86_builds_leave_amx_out_and_arm_builds_take_no_x86_flags(ollama_dev: ModuleType) -> None:
+    x86 = ollama_dev.BuildTarget("amd64", "sapphirerapids").compiler_flags()
+    assert x86[:2] == ["-O3", "-march=sapphirerapids"]
+    assert {"-mno-amx-tile", "-mno-amx-int8", "-mno-amx-bf16"} <= set(x86)
+    arm = ollama_dev.BuildTarget("arm64", "armv8-a", cc="aarch64-linux-gnu-gcc").compiler_flags()
+    assert arm == ["-O3", "-march=armv8-a"]
+
+
+def test_amx_is_off_in_what_the_compiler_targets(ollama_dev: ModuleType) -> None:
+    """The compiler's own predefined macros, not our flag list, decide what ggml compiles in."""
+    fixed = ollama_dev.BuildTarget("amd64", "sapphirerapids").isa_macros()
+    unfixed = ollama_dev.BuildTarget("amd64", "sapphirerapids", without_amx=False).isa_macros()
+    assert "__AMX_INT8__" in unfixed
+    assert "__AMX_INT8__" not in fixed
+    assert "__AVX512VNNI__" in fixed  # the rest of the CPU's speed stays
+
+
+def test_the_cache_key_follows_the_instruction_set(ollama_dev: ModuleType) -> None:
+    def key(march: str) -> str:
+        return str(ollama_dev.BuildTarget("amd64", march).cache_key())
+
+    assert key("x86-64-v3") == key("x86-64-v3")
+    assert len({key("x86-64"), key("x86-64-v3"), key("sapphirerapids")}) == 3
+    path = ollama_dev.managed_binary(ollama_dev.BuildTarget("amd64", "x86-64-v3"))
+    assert path.parent.name == f"ollama-{ollama_dev.OLLAMA_VERSION}-amd64-{key('x86-64-v3')}"
+
+
+def test_an_unknown_march_is_a_setup_error(ollama_dev: ModuleType) -> None:
+    with pytest.raises(ollama_dev.SetupError, match="march=no-such-cpu"):
+        ollama_dev.BuildTarget("amd64", "no-such-cpu").isa_macros()
+
+
+def test_a_cached_binary_that_cannot_run_here_is_built_again(
+    ollama_dev: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A build copied from another CPU dies with SIGILL; it is never used, it is replaced."""
+    monkeypatch.delenv("SMALLAGENT_OLLAMA_BIN", raising=False)
+    monkeypatch.setattr(ollama_dev.shutil, "which", lambda name: None)  # no `ollama` on PATH
+    monkeypatch.setattr(ollama_dev, "CACHE", tmp_path / "cache")
+    cached = ollama_dev.managed_binary()
+    cached.parent.mkdir(parents=True)
+    cached.write_text("#!/bin/sh\nkill -ILL $$\n")
+    cached.chmod(0o755)
+    rebuilt = tmp_path / "rebuilt"
+    monkeypatch.setattr(ollama_dev, "build_ollama", lambda: rebuilt)
+    assert ollama_dev.ensure_binary() == str(rebuilt)
+
+    cached.write_text(f"#!/bin/sh\necho 'ollama version is {ollama_dev.OLLAMA_VERSION}'\n")
+    assert ollama_dev.ensure_binary() == str(cached)
