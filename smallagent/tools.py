@@ -297,7 +297,7 @@ def make_shell_tool(policy: ShellPolicy) -> Tool:
                 raise ToolRefused(first_verdict.reason)
             verdict = first_verdict
             note = f"Pipes do not run here, so only `{first}` ran. "
-        result = policy.run(verdict.argv)
+        result = policy.run(verdict.argv, confined=verdict.confined)
         status = "timed out" if result.exit_code is None else f"exit code {result.exit_code}"
         lines = len(result.output.splitlines())
         size = f"{lines} line{'s' * (lines != 1)} of output" if lines else "no output"

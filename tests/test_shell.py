@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from smallagent.shell import ShellPolicy, read_only_verdict
+from smallagent.shell import ConsentRequest, ShellPolicy, read_only_verdict
 from smallagent.tools import ToolRefused, make_shell_tool
 
 
@@ -124,15 +124,16 @@ def test_a_refusal_reaches_the_model_as_a_mistake_not_a_result(workdir: Path) ->
 
 
 def test_consent_prompt_decides(workdir: Path) -> None:
-    asked: list[str] = []
+    asked: list[ConsentRequest] = []
 
-    def no(command: str) -> bool:
-        asked.append(command)
+    def no(request: ConsentRequest) -> bool:
+        asked.append(request)
         return False
 
     with pytest.raises(ToolRefused, match="the user declined"):
         make_shell_tool(ShellPolicy(workdir, confirm=no))({"command": "touch x"})
-    assert asked == ["touch x"] and not (workdir / "x").exists()
+    assert [request.command for request in asked] == ["touch x"]
+    assert not (workdir / "x").exists()
     yes = make_shell_tool(ShellPolicy(workdir, confirm=lambda command: True))
     assert yes({"command": "touch x"}) == "exit code 0, no output"
     assert (workdir / "x").exists()
