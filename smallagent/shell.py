@@ -52,12 +52,17 @@ class Verdict:
 
 
 def shown(argv: Sequence[str]) -> str:
-    """The argv as one line a terminal cannot disguise: quoted, control characters escaped.
+    r"""The argv as one line a terminal cannot disguise: quoted, control characters escaped.
 
     >>> shown(["touch", "x\x1b[2K\rls -la"])
-    "touch 'x\\x1b[2K\\rls -la'"
+    "touch 'x\\x1b[2K\\x0dls -la'"
     """
-    return "".join(_escaped(character) for character in shlex.join(argv))
+    return visible(shlex.join(argv))
+
+
+def visible(text: str) -> str:
+    """Text with every control, format and unassigned character written as an escape."""
+    return "".join(_escaped(character) for character in text)
 
 
 def _escaped(character: str) -> str:
@@ -82,10 +87,10 @@ class ConsentRequest:
     def prompt(self) -> str:
         lines = [
             f"The model wants to run:  {self.command}",
-            f"Outside the read-only policy because {self.reason}.",
+            f"Outside the read-only policy because {visible(self.reason)}.",
         ]
         if self.comment:
-            lines.append(f"(Its comment was dropped, not run: {shown([self.comment])})")
+            lines.append(f"(Its comment was dropped, not run: {visible(self.comment)})")
         lines.append("Run it without the sandbox, able to write and run anything you can?")
         return "\n".join(lines)
 

@@ -243,3 +243,12 @@ def test_doctor_says_whether_commands_are_confined() -> None:
     missing = check_sandbox(0)
     assert missing.status == "warn" and "Landlock is unavailable" in missing.detail
     assert "sort" not in missing.detail.split("only ")[1].split(" run")[0]
+
+
+def test_nothing_the_model_wrote_reaches_the_terminal_raw(workdir: Path) -> None:
+    asked: list[ConsentRequest] = []
+    policy = ShellPolicy(workdir, confirm=lambda request: asked.append(request) or False)
+    policy.decide("'l\x1b]0;owned\x07s' '\u202eevil' # \x9b2J")
+    prompt = asked[0].prompt()
+    assert not any((ord(c) < 32 and c != "\n") or 0x7F <= ord(c) < 0xA0 for c in prompt)
+    assert "\u202e" not in prompt and "\\u202e" in prompt and "\\x1b]0;owned\\x07" in prompt
