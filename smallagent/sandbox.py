@@ -15,7 +15,9 @@ kernel, not a string check, decides what the command may touch:
 - TCP bind and connect: none (ABI 4 and later); abstract unix sockets and signals outside the
   sandbox: none (ABI 6 and later);
 - capabilities: none, root included (the bounding set is emptied before exec), so root cannot set
-  the clock or override file permissions from inside.
+  the clock or override file permissions from inside;
+- what Landlock does not mediate, a seccomp filter denies: changing a file's mode, owner, times
+  or extended attributes, and opening IP or packet sockets (so no UDP either).
 
 Rights a kernel does not know are masked off by its ABI version (1 to 7 here), so an older kernel
 enforces what it can. A failure to confine is an error, never an unconfined run.
@@ -212,6 +214,82 @@ def _clear_capabilities(libc: Any) -> None:
         raise OSError(ctypes.get_errno(), "capset failed")
 
 
+# What Landlock leaves open, closed with seccomp: changing a file's mode, owner, times or extended
+# attributes (Landlock does not mediate them), and sockets of the IP and packet families (it
+# covers TCP only). Per architecture: its AUDIT_ARCH value, then syscall numbers.
+SECCOMP_ARCHES = {
+    "x86_64": (0xC000003E, {
+        "chmod": 90, "fchmod": 91, "chown": 92, "fchown": 93, "lchown": 94, "utime": 132,
+        "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "removexattr": 197,
+        "lremovexattr": 198, "fremovexattr": 199, "utimes": 235, "fchownat": 260,
+        "futimesat": 261, "fchmodat": 268, "utimensat": 280, "fchmodat2": 452,
+        "setxattrat": 463, "removexattrat": 466,
+    }, 41),
+    "aarch64": (0xC00000B7, {
+        "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "removexattr": 14, "lremovexattr": 15,
+        "fremovexattr": 16, "fchmod": 52, "fchmodat": 53, "fchownat": 54, "fchown": 55,
+        "utimensat": 88, "fchmodat2": 452, "setxattrat": 463, "removexattrat": 466,
+    }, 198),
+}  # fmt: skip
+DENIED_SOCKET_FAMILIES = (2, 10, 17)  # AF_INET, AF_INET6, AF_PACKET
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+RET_ALLOW, RET_KILL_PROCESS, RET_EPERM = 0x7FFF0000, 0x80000000, 0x00050000 | 1
+
+
+class SockFilter(ctypes.Structure):
+    _fields_ = [
+        ("code", ctypes.c_uint16),
+        ("jt", ctypes.c_uint8),
+        ("jf", ctypes.c_uint8),
+        ("k", ctypes.c_uint32),
+    ]
+
+
+class SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
+
+
+def seccomp_program(machine: str) -> list[tuple[int, int, int, int]]:
+    """The classic-BPF filter as (code, jump if true, jump if false, k) instructions.
+
+    Another architecture's calling convention (i386 or x32 on x86_64) is killed outright, so
+    its syscall numbers cannot slip past the list.
+    """
+    load, jump_equal, jump_at_least, ret = 0x20, 0x15, 0x35, 0x06
+    arch, blocked, socket_call = SECCOMP_ARCHES["aarch64" if machine == "arm64" else machine]
+    numbers = sorted(set(blocked.values()))
+    body: list[tuple[int, int, int, int]] = [(load, 0, 0, 0)]  # the syscall number
+    if machine == "x86_64":
+        body.append((jump_at_least, 0, 0, 0x40000000))  # x32: patched to jump to "deny" below
+    body += [(jump_equal, 0, 0, number) for number in numbers]
+    body.append((jump_equal, 0, 0, socket_call))  # patched: to the socket family checks
+    body.append((ret, 0, 0, RET_ALLOW))
+    socket_checks = [(load, 0, 0, 16)]  # args[0], the low half (both targets are little-endian)
+    socket_checks += [(jump_equal, 0, 0, family) for family in DENIED_SOCKET_FAMILIES]
+    socket_checks.append((ret, 0, 0, RET_ALLOW))
+    program = [(load, 0, 0, 4), (jump_equal, 1, 0, arch), (ret, 0, 0, RET_KILL_PROCESS)]
+    start = len(program)
+    program += body + socket_checks + [(ret, 0, 0, RET_EPERM)]
+    deny = len(program) - 1
+    socket_start = start + len(body)
+    for index in range(start, deny):
+        code, _, _, k = program[index]
+        if code in (jump_equal, jump_at_least):
+            is_socket = index == socket_start - 2
+            target = socket_start if is_socket else deny
+            program[index] = (code, target - index - 1, 0, k)
+    return program
+
+
+def _install_seccomp(libc: Any) -> None:
+    machine = os.uname().machine
+    instructions = seccomp_program(machine)
+    filters = (SockFilter * len(instructions))(*(SockFilter(*i) for i in instructions))
+    program = SockFprog(len(instructions), filters)
+    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(program), 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
+
+
 def confine(workdir: str, executables: Sequence[str], abi: int) -> None:
     """Restrict this process (and what it execs) to reading; raises OSError when it cannot."""
     syscall = _syscall()
@@ -251,6 +329,7 @@ def confine(workdir: str, executables: Sequence[str], abi: int) -> None:
         if syscall(SYS_RESTRICT_SELF, ruleset, 0) < 0:
             raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")
         _clear_capabilities(libc)
+        _install_seccomp(libc)
     finally:
         os.close(ruleset)
 

@@ -223,6 +223,9 @@ CASES: list[tuple[str, str, str, bool]] = [
     ("truncate -s0 {O}/canary.txt", "write", "", True),
     ("dd if=/dev/zero of={O}/canary.txt count=1", "write", "", True),
     ("cp notes.md copy.md", "write", "", True),
+    ("chmod 000 {O}/canary.txt", "write", "", True),
+    ("touch {O}/canary.txt", "write", "", True),
+    ("touch -d 2001-01-01 link-out", "write", "", True),
     ("rm notes.md", "write", "", True),
     # shell syntax never reaches a shell
     ("ls; touch {O}/pwned-semicolon", "exec", "", False),
@@ -360,6 +363,25 @@ def test_no_tcp_connection_leaves(arena: Arena, layer: ShellPolicy) -> None:
         listener.accept()[0].close()  # the control connects
     finally:
         listener.close()
+
+
+def test_no_udp_datagram_leaves(arena: Arena, layer: ShellPolicy) -> None:
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(0.5)
+    port = receiver.getsockname()[1]
+    command = (
+        '/usr/bin/python3 -c "import socket; '
+        f"socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'leak', ('127.0.0.1', {port}))\""
+    )
+    try:
+        call(layer, command)
+        with pytest.raises(TimeoutError):
+            receiver.recv(16)
+        call(neither(arena), command)
+        assert receiver.recv(16) == b"leak"  # the control sends
+    finally:
+        receiver.close()
 
 
 def test_no_signal_leaves(arena: Arena, layer: ShellPolicy) -> None:
