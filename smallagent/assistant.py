@@ -7,12 +7,14 @@ whole run so that Ollama can reuse its KV cache from step to step.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from smallagent.agent import AgentConfig, AgentRun, Result
+from smallagent.commands import MINIMAL
 from smallagent.config import Settings
 from smallagent.energy import (
     EnergyCounter,
@@ -25,7 +27,7 @@ from smallagent.energy import (
 )
 from smallagent.errors import IndexStoreError
 from smallagent.parsing import FINAL_ANSWER_TOOL
-from smallagent.shell import Mode, ShellPolicy
+from smallagent.shell import ConsentRequest, Mode, ShellPolicy
 from smallagent.tools import (
     SourceRegistry,
     Tool,
@@ -54,6 +56,12 @@ TOOL_LINES = {
     "shell": "- shell(command): run one read-only command (ls, find, grep, wc, cat, head, ...).",
     FINAL_ANSWER_TOOL: "- final_answer(answer): give the final answer to the user.",
 }
+
+
+UNCONFINED_NOTE = (
+    "no kernel sandbox for shell commands (Landlock is unavailable): only "
+    f"{', '.join(sorted(MINIMAL))} run without asking; anything else needs your consent"
+)
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,12 @@ class Assistant:
     params_billion: float | None
     notes: list[str]
     reader: Any = None
+    shell: ShellPolicy | None = None
+
+    def _compute_clock(self) -> float:
+        """Seconds that leave out the time spent waiting for the user at the consent prompt."""
+        waited = self.shell.waited_s if self.shell is not None else 0.0
+        return time.perf_counter() - waited
 
     def ask(self, question: str, history: Sequence[Message] = ()) -> AgentRun:
         settings = self.options.energy
@@ -121,6 +135,7 @@ class Assistant:
             self.config,
             history=history,
             over_budget=over_budget,
+            clock=self._compute_clock,
         )
 
     def energy(self, result: Result) -> RunEnergy:
@@ -140,7 +155,7 @@ class Assistant:
 
 
 def build_assistant(
-    settings: Settings, options: AskOptions, confirm: Callable[[str], bool] | None
+    settings: Settings, options: AskOptions, confirm: Callable[[ConsentRequest], bool] | None
 ) -> Assistant:
     from smallagent.embeddings import query_embedder
     from smallagent.index import IndexReader, index_directory
@@ -176,9 +191,12 @@ def build_assistant(
             notes.append(f"no search tool: {error.message} ({error.hint})")
     if "read_file" in options.tools:
         tools["read_file"] = make_read_file_tool([options.workdir], allowed_files, max_lines=120)
+    policy = None
     if options.shell_mode != "off" and "shell" in options.tools:
         policy = ShellPolicy(options.workdir, options.shell_mode, confirm)
         tools["shell"] = make_shell_tool(policy)
+        if policy.sandbox is None:
+            notes.append(UNCONFINED_NOTE)
     tools[FINAL_ANSWER_TOOL] = make_final_answer_tool()
     example_tool = next(iter(tools))
     example_arguments = {
@@ -203,4 +221,5 @@ def build_assistant(
         params_billion=parse_parameter_size(info.parameter_size),
         notes=notes,
         reader=reader,
+        shell=policy,
     )

@@ -206,12 +206,8 @@ def _confirm_in_terminal(enabled: bool) -> Any:
     if not enabled or not sys.stdin.isatty():
         return None
 
-    def confirm(command: str) -> bool:
-        return typer.confirm(
-            f"The model wants to run `{command}`, which is outside the read-only policy. Allow?",
-            default=False,
-            err=True,
-        )
+    def confirm(request: Any) -> bool:  # a shell.ConsentRequest: the argv that would run, and why
+        return typer.confirm(request.prompt(), default=False, err=True)
 
     return confirm
 

@@ -153,10 +153,36 @@ def check_energy() -> Check:
     return Check("Energy measurement", "ok", f"modeled only ({reasons})")
 
 
+def check_sandbox(abi: int | None = None) -> Check:
+    """Whether shell commands run under Landlock here, and what happens where they cannot."""
+    from smallagent.commands import MINIMAL
+    from smallagent.sandbox import landlock_abi
+
+    abi = landlock_abi() if abi is None else abi
+    if abi >= 1:
+        extra = ", no TCP" if abi >= 4 else ""
+        return Check(
+            "Shell sandbox",
+            "ok",
+            f"Landlock ABI {abi}: shell commands run confined (no writes, no other program{extra})",
+        )
+    return Check(
+        "Shell sandbox",
+        "warn",
+        "Landlock is unavailable: shell commands would run without a kernel sandbox, so only "
+        f"{', '.join(sorted(MINIMAL))} run without asking; non-interactive runs refuse the rest",
+        "use Linux 5.13 or later with Landlock enabled (CONFIG_SECURITY_LANDLOCK, lsm=landlock)",
+    )
+
+
 def run_checks(settings: Settings, load_embedder: bool = True) -> Iterator[Check]:
     """Yield checks as they finish, so the screen fills while slow ones run."""
     yield from check_ollama(settings)
-    steps: list[Callable[[], Check]] = [lambda: check_index_dir(settings), check_energy]
+    steps: list[Callable[[], Check]] = [
+        lambda: check_index_dir(settings),
+        check_energy,
+        check_sandbox,
+    ]
     if load_embedder:
         steps.insert(0, lambda: check_embedder(settings))
     yield from check_libraries()

@@ -1,10 +1,17 @@
 """The shell tool's policy and runner.
 
-A model picks these commands after reading untrusted documents, so the default is narrow: a
-read-only allowlist, arguments checked per command, every path confined to the working directory,
-no shell (argv is executed directly, so pipes, redirects, `;`, `&&`, `$()` and backticks are never
-interpreted and are refused outright), a timeout that kills the whole process group, and capped
-output. Anything else runs only with the user's consent: a [y/N] prompt in a terminal, or
+A model picks these commands after reading untrusted documents, so the default is narrow, in two
+layers that each hold on their own:
+
+1. policy (here and in commands.py): no shell (argv is executed directly, so pipes, redirects,
+   `;`, `&&`, `$()` and backticks are never interpreted and are refused outright), a read-only
+   allowlist of programs, and for each an allowlist of options parsed as getopt_long parses them,
+   with every path confined to the working directory after symlinks are resolved;
+2. kernel (sandbox.py): what the policy admits runs under Landlock, unable to write anywhere,
+   to exec another program, or to read outside the system directories and the working directory.
+
+Plus a timeout that kills the whole process group, and capped output. Anything else runs only
+with the user's consent, unconfined: a [y/N] prompt that shows the argv that will run, or
 --allow-shell. A document that says "run rm -rf ~" gets a refusal, not a run.
 """
 
@@ -16,32 +23,23 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-READ_ONLY_COMMANDS = frozenset(
-    {
-        "ls", "cat", "head", "tail", "wc", "grep", "egrep", "fgrep", "find", "stat", "du", "file",
-        "sort", "uniq", "cut", "tr", "nl", "pwd", "echo", "basename", "dirname", "realpath",
-        "md5sum", "sha256sum", "tree", "diff", "cmp", "comm", "date", "whoami", "uname", "df",
-    }
-)  # fmt: skip
+from smallagent.commands import MINIMAL, PROGRAMS, Refusal, canonical
+from smallagent.sandbox import landlock_abi
+from smallagent.sandbox import wrap as landlock_wrap
 
-# Options that make an allowlisted command write, delete or run something else.
-FORBIDDEN_OPTIONS: dict[str, tuple[str, ...]] = {
-    "find": ("-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprint0", "-fprintf",
-             "-fls"),
-    "sort": ("-o", "--output", "--compress-program"),
-    "tree": ("-o",),
-    "file": ("-C", "--compile"),
-    "date": ("-s", "--set"),
-}  # fmt: skip
+READ_ONLY_COMMANDS = frozenset(PROGRAMS)
 SHELL_OPERATORS = ("|", "&", ";", "<", ">", "(", ")")
 SUBSTITUTIONS = ("`", "$(", "${", "\n", "\r")
 
 Mode = Literal["read-only", "allow-all", "off"]
+# Puts a sandbox launcher before an argv: sandbox.wrap, or a stand-in in tests of the policy alone.
+Sandbox = Callable[[Path, Sequence[str]], list[str]]
 
 
 @dataclass(frozen=True)
@@ -49,6 +47,52 @@ class Verdict:
     allowed: bool
     reason: str = ""
     argv: tuple[str, ...] = ()
+    confined: bool = False  # run under the kernel sandbox
+    comment: str = ""  # a `# ...` the command carried; never run, shown to the user
+
+
+def shown(argv: Sequence[str]) -> str:
+    r"""The argv as one line a terminal cannot disguise: quoted, control characters escaped.
+
+    >>> shown(["touch", "x\x1b[2K\rls -la"])
+    "touch 'x\\x1b[2K\\x0dls -la'"
+    """
+    return visible(shlex.join(argv))
+
+
+def visible(text: str) -> str:
+    """Text with every control, format and unassigned character written as an escape."""
+    return "".join(_escaped(character) for character in text)
+
+
+def _escaped(character: str) -> str:
+    if unicodedata.category(character) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+        code = ord(character)
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return character
+
+
+@dataclass(frozen=True)
+class ConsentRequest:
+    """What the user is asked about: the argv that would run (not the model's text) and why."""
+
+    argv: tuple[str, ...]
+    reason: str
+    comment: str = ""
+
+    @property
+    def command(self) -> str:
+        return shown(self.argv)
+
+    def prompt(self) -> str:
+        lines = [
+            f"The model wants to run:  {self.command}",
+            f"Outside the read-only policy because {visible(self.reason)}.",
+        ]
+        if self.comment:
+            lines.append(f"(Its comment was dropped, not run: {visible(self.comment)})")
+        lines.append("Run it without the sandbox, able to write and run anything you can?")
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -64,6 +108,7 @@ def _lex(command: str) -> list[str]:
     when a quote is left open."""
     lexer = shlex.shlex(command, posix=True, punctuation_chars="".join(SHELL_OPERATORS))
     lexer.whitespace_split = True
+    lexer.commenters = ""  # strip_comment took the comment off the way a shell would
     return list(lexer)
 
 
@@ -71,8 +116,44 @@ def _is_operator(token: str) -> bool:
     return bool(token) and all(character in SHELL_OPERATORS for character in token)
 
 
+def _comment_start(command: str) -> int | None:
+    """Where an unquoted `#` at the start of a word begins a comment, as in a POSIX shell."""
+    quote = ""
+    escaped = False
+    for index, character in enumerate(command):
+        if escaped:
+            escaped = False
+        elif quote:
+            if character == quote:
+                quote = ""
+            elif character == "\\" and quote == '"':
+                escaped = True
+        elif character == "\\":
+            escaped = True
+        elif character in "'\"":
+            quote = character
+        elif character == "#" and (
+            index == 0 or command[index - 1] in " \t" + "".join(SHELL_OPERATORS)
+        ):
+            return index
+    return None
+
+
+def strip_comment(command: str) -> tuple[str, str]:
+    """(the command without its comment, the comment).
+
+    >>> strip_comment("grep -c a#b f  # count")
+    ('grep -c a#b f', '# count')
+    """
+    start = _comment_start(command)
+    if start is None:
+        return command, ""
+    return command[:start].rstrip(), command[start:]
+
+
 def _split(command: str) -> list[str] | str:
     """argv, or a reason the command cannot be taken as one plain command."""
+    command = strip_comment(command)[0]
     if not command.strip():
         return "the command is empty"
     for marker in SUBSTITUTIONS:
@@ -98,6 +179,7 @@ def before_pipe(command: str) -> str | None:
     Small models write `find . -name '*.md' | wc -l` however often they are told pipes do not
     run; the shell tool runs the first part alone (under the same policy) and counts the lines.
     """
+    command = strip_comment(command)[0]
     if any(marker in command for marker in SUBSTITUTIONS):
         return None
     try:
@@ -110,93 +192,122 @@ def before_pipe(command: str) -> str | None:
     return shlex.join(first)
 
 
-def _escapes(argument: str, workdir: Path) -> bool:
-    """True when a path-like argument points outside the working directory."""
-    value = argument.split("=", 1)[1] if argument.startswith("-") and "=" in argument else argument
-    if argument.startswith("-") and value is argument:
-        return False
-    looks_like_path = value.startswith(("/", "~", "..")) or "/" in value
-    if not looks_like_path and not (value and (workdir / value).exists()):
-        return False
-    target = Path(os.path.expanduser(value))
-    resolved = (target if target.is_absolute() else workdir / target).resolve()
-    return not resolved.is_relative_to(workdir.resolve())
-
-
 def read_only_verdict(command: str, workdir: Path) -> Verdict:
-    """Whether the read-only policy allows `command` as it stands, and why not."""
+    """Whether the read-only policy allows `command` as it stands, and why not.
+
+    When allowed, `argv` is the command rebuilt from its checked options (commands.canonical);
+    when refused with an argv, that argv is the command as written, for consent to run.
+    """
+    comment = strip_comment(command)[1]
     split = _split(command)
     if isinstance(split, str):
-        return Verdict(False, split)
+        return Verdict(False, split, comment=comment)
     program, arguments = split[0], split[1:]
     if "/" in program:
-        return Verdict(False, f"`{program}`: give the command by name, not by path", tuple(split))
+        reason = f"`{program}`: give the command by name, not by path"
+        return Verdict(False, reason, tuple(split), comment=comment)
     if program not in READ_ONLY_COMMANDS:
         return Verdict(
             False,
             f"`{program}` is not on the read-only allowlist "
             f"({', '.join(sorted(READ_ONLY_COMMANDS))})",
             tuple(split),
+            comment=comment,
         )
-    for argument in arguments:
-        for option in FORBIDDEN_OPTIONS.get(program, ()):
-            if argument == option or (
-                option.startswith("--") and argument.startswith(option + "=")
-            ):
-                return Verdict(
-                    False, f"`{program} {option}` can write or run programs", tuple(split)
-                )
-            if program == "sort" and option == "-o" and argument.startswith("-o"):
-                return Verdict(False, "`sort -o` writes a file", tuple(split))
-        if _escapes(argument, workdir):
-            return Verdict(
-                False, f"`{argument}` is outside the working directory {workdir}", tuple(split)
-            )
-    if program == "uniq" and len([a for a in arguments if not a.startswith("-")]) > 1:
-        return Verdict(False, "`uniq INPUT OUTPUT` writes a file", tuple(split))
-    return Verdict(True, "", tuple(split))
+    try:
+        argv = canonical(program, arguments, workdir.resolve())
+    except Refusal as refusal:
+        return Verdict(False, str(refusal), tuple(split), comment=comment)
+    return Verdict(True, "", tuple(argv), comment=comment)
 
 
 class ShellPolicy:
-    """Decides what runs: the read-only allowlist, else consent (prompt or --allow-shell)."""
+    """Decides what runs, and how: the read-only policy under the kernel sandbox, else consent.
+
+    `sandbox` puts the launcher before an argv: Landlock's by default when the kernel has it;
+    None where it has not, and then only MINIMAL programs run without asking. A test of the policy
+    alone passes a stand-in that confines nothing; `confine_consented` runs consented commands in
+    the sandbox too (a test of the sandbox alone).
+    """
 
     def __init__(
         self,
         workdir: Path,
         mode: Mode = "read-only",
-        confirm: Callable[[str], bool] | None = None,
+        confirm: Callable[[ConsentRequest], bool] | None = None,
         timeout_s: float = 20.0,
         output_limit: int = 8000,
+        sandbox: Sandbox | Literal["landlock"] | None = "landlock",
+        confine_consented: bool = False,
     ) -> None:
         self.workdir = workdir.resolve()
         self.mode = mode
         self.confirm = confirm
         self.timeout_s = timeout_s
         self.output_limit = output_limit
+        if sandbox == "landlock":
+            sandbox = landlock_wrap if landlock_abi() >= 1 else None
+        self.sandbox: Sandbox | None = sandbox
+        self.confine_consented = confine_consented
+        self.answers: dict[tuple[str, ...], bool] = {}  # one question per argv in a run
+        self.waited_s = 0.0  # time spent waiting for the user's answer: not the tool's compute
 
     def decide(self, command: str) -> Verdict:
         if self.mode == "off":
             return Verdict(False, "the shell tool is disabled (--no-shell)")
         verdict = read_only_verdict(command, self.workdir)
-        if verdict.allowed or not verdict.argv:
+        if verdict.allowed:
+            if self.sandbox is not None:
+                return replace(verdict, confined=True)
+            if verdict.argv[0] in MINIMAL:
+                return verdict
+            verdict = replace(
+                verdict,
+                allowed=False,
+                reason=f"the kernel sandbox (Landlock) is unavailable here and `{verdict.argv[0]}` "
+                "has options that write or run programs",
+            )
+        if not verdict.argv:
             return verdict  # unparsable or shell syntax: no consent can make it run as meant
         if self.mode == "allow-all":
-            return Verdict(True, "allowed by --allow-shell", verdict.argv)
-        if self.confirm is not None and self.confirm(command):
-            return Verdict(True, "allowed by the user", verdict.argv)
-        consent = "the user declined" if self.confirm is not None else "no one to ask"
-        return Verdict(
-            False,
-            f"{verdict.reason}; {consent}. Only read-only commands run without consent "
+            confined = self.confine_consented
+            return replace(
+                verdict, allowed=True, reason="allowed by --allow-shell", confined=confined
+            )
+        return self._consent(verdict)
+
+    def _consent(self, verdict: Verdict) -> Verdict:
+        earlier = verdict.argv in self.answers
+        if not earlier and self.confirm is not None:
+            request = ConsentRequest(verdict.argv, verdict.reason, verdict.comment)
+            started = time.monotonic()
+            try:
+                self.answers[verdict.argv] = self.confirm(request)
+            finally:
+                self.waited_s += time.monotonic() - started
+        when = " earlier in this run" if earlier else ""
+        if self.answers.get(verdict.argv, False):
+            return replace(verdict, allowed=True, reason=f"allowed by the user{when}")
+        consent = f"the user declined{when}" if verdict.argv in self.answers else "no one to ask"
+        return replace(
+            verdict,
+            reason=f"{verdict.reason}; {consent}. Only read-only commands run without consent "
             "(--allow-shell permits more)",
-            verdict.argv,
         )
 
-    def run(self, argv: tuple[str, ...], stdin_text: str | None = None) -> ShellResult:
+    def run(
+        self, argv: Sequence[str], stdin_text: str | None = None, confined: bool = False
+    ) -> ShellResult:
         """Run without a shell in the working directory; kill the process group on timeout.
 
-        `stdin_text` is fed to the command (a task check reads the answer that way).
+        `stdin_text` is fed to the command (a task check reads the answer that way). `confined`
+        runs it under the sandbox, and refuses to run it at all when there is none.
         """
+        command = list(argv)
+        if confined:
+            if self.sandbox is None:
+                return ShellResult(126, "not run: the kernel sandbox is unavailable", False, 0.0)
+            command = self.sandbox(self.workdir, argv)
         started = time.monotonic()
         environment = {
             "PATH": os.environ.get("PATH", os.defpath),
@@ -205,7 +316,7 @@ class ShellPolicy:
         }
         try:
             process = subprocess.Popen(
-                list(argv),
+                command,
                 cwd=self.workdir,
                 env=environment,
                 stdin=subprocess.DEVNULL if stdin_text is None else subprocess.PIPE,

@@ -327,7 +327,7 @@ def command_runner(workdir: Path, allow_shell: bool) -> Callable[[str, str], int
         verdict = policy.decide(command)
         if not verdict.allowed:
             raise SmallagentError(f"check command refused: {verdict.reason}")
-        return policy.run(verdict.argv, stdin_text=answer).exit_code
+        return policy.run(verdict.argv, stdin_text=answer, confined=verdict.confined).exit_code
 
     return run
 

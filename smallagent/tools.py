@@ -9,7 +9,9 @@ unknown keys are dropped (they invent keys such as "required").
 from __future__ import annotations
 
 import inspect
+import os
 import re
+import stat
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -248,7 +250,14 @@ def make_search_tool(retriever: Any, sources: SourceRegistry, root: Path, chars:
     return make_tool(search)
 
 
-def make_read_file_tool(roots: list[Path], allowed_files: set[str], max_lines: int) -> Tool:
+def make_read_file_tool(
+    roots: list[Path], allowed_files: set[str], max_lines: int, max_bytes: int = 16_000
+) -> Tool:
+    # Resolved once, when the run starts: a symlink swapped in later for an indexed document
+    # resolves elsewhere and no longer matches.
+    resolved_roots = [root.resolve() for root in roots]
+    indexed = {Path(path).resolve() for path in allowed_files}
+
     def read_file(path: str, start_line: int = 1, end_line: int = 80) -> str:
         """Read lines of a text file inside the working directory or among the indexed documents.
 
@@ -260,25 +269,54 @@ def make_read_file_tool(roots: list[Path], allowed_files: set[str], max_lines: i
         candidates = [Path(path)] if Path(path).is_absolute() else [r / path for r in roots]
         for candidate in candidates:
             resolved = candidate.resolve()
-            inside = any(resolved.is_relative_to(root.resolve()) for root in roots)
-            if not (inside or str(resolved) in allowed_files or str(candidate) in allowed_files):
+            inside = any(resolved.is_relative_to(root) for root in resolved_roots)
+            if not (inside or resolved in indexed):
                 continue
-            if not resolved.is_file():
-                return f"{path} is not a file."
             first = max(1, start_line)
             last = min(max(first, end_line), first + max_lines - 1)
-            with resolved.open(encoding="utf-8", errors="replace") as handle:
-                lines = [
-                    f"{number}: {line.rstrip()}"
-                    for number, line in enumerate(handle, start=1)
-                    if first <= number <= last
-                ]
-            if not lines:
-                return f"{path} has fewer than {first} lines."
-            return "\n".join(lines)
+            return _read_lines(resolved, path, first, last, max_bytes)
         return f"{path} is outside the working directory and the indexed documents; not read."
 
     return make_tool(read_file)
+
+
+def _read_lines(resolved: Path, shown: str, first: int, last: int, max_bytes: int) -> str:
+    """Lines first..last of a regular file, at most `max_bytes` of them read and returned.
+
+    Opened without following a symlink (one swapped in after `resolve` is refused) and without
+    blocking (a FIFO is refused, not waited on). Lines before `first` are skipped in bounded
+    reads, so a 20 MB line costs 64 kB of memory, not 20 MB.
+    """
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        descriptor = os.open(resolved, flags)
+    except OSError:
+        return f"{shown} is not a file."
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        return f"{shown} is not a file."
+    with os.fdopen(descriptor, "rb") as handle:
+        number = 1
+        while number < first:
+            block = handle.readline(65536)
+            if not block:
+                return f"{shown} has fewer than {first} lines."
+            number += block.endswith(b"\n")
+        lines: list[str] = []
+        budget = max_bytes
+        for number in range(first, last + 1):
+            data = handle.readline(budget + 1)
+            if not data:
+                break
+            if len(data) > budget:
+                text = data[:budget].decode("utf-8", errors="replace")
+                lines.append(f"{number}: {text} [cut: read_file returns at most {max_bytes} bytes]")
+                break
+            budget -= len(data)
+            lines.append(f"{number}: {data.decode('utf-8', errors='replace').rstrip()}")
+    if not lines:
+        return f"{shown} has fewer than {first} lines."
+    return "\n".join(lines)
 
 
 def make_shell_tool(policy: ShellPolicy) -> Tool:
@@ -297,7 +335,7 @@ def make_shell_tool(policy: ShellPolicy) -> Tool:
                 raise ToolRefused(first_verdict.reason)
             verdict = first_verdict
             note = f"Pipes do not run here, so only `{first}` ran. "
-        result = policy.run(verdict.argv)
+        result = policy.run(verdict.argv, confined=verdict.confined)
         status = "timed out" if result.exit_code is None else f"exit code {result.exit_code}"
         lines = len(result.output.splitlines())
         size = f"{lines} line{'s' * (lines != 1)} of output" if lines else "no output"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from smallagent.shell import ShellPolicy, read_only_verdict
+from smallagent.shell import ConsentRequest, ShellPolicy, read_only_verdict
 from smallagent.tools import ToolRefused, make_shell_tool
 
 
@@ -124,15 +124,16 @@ def test_a_refusal_reaches_the_model_as_a_mistake_not_a_result(workdir: Path) ->
 
 
 def test_consent_prompt_decides(workdir: Path) -> None:
-    asked: list[str] = []
+    asked: list[ConsentRequest] = []
 
-    def no(command: str) -> bool:
-        asked.append(command)
+    def no(request: ConsentRequest) -> bool:
+        asked.append(request)
         return False
 
     with pytest.raises(ToolRefused, match="the user declined"):
         make_shell_tool(ShellPolicy(workdir, confirm=no))({"command": "touch x"})
-    assert asked == ["touch x"] and not (workdir / "x").exists()
+    assert [request.command for request in asked] == ["touch x"]
+    assert not (workdir / "x").exists()
     yes = make_shell_tool(ShellPolicy(workdir, confirm=lambda command: True))
     assert yes({"command": "touch x"}) == "exit code 0, no output"
     assert (workdir / "x").exists()
@@ -169,3 +170,85 @@ def test_output_is_capped(workdir: Path) -> None:
     assert result.output.startswith(
         "y" * 1000 + "\n[output truncated: 100000 bytes, first 1000 shown]"
     )
+
+
+def test_one_answer_per_argv_in_a_run(workdir: Path) -> None:
+    asked: list[str] = []
+
+    def answer(request: ConsentRequest) -> bool:
+        asked.append(request.command)
+        return request.argv[0] == "true"
+
+    shell = make_shell_tool(ShellPolicy(workdir, confirm=answer))
+    for _ in range(2):
+        with pytest.raises(ToolRefused, match="the user declined"):
+            shell({"command": "touch x"})
+    with pytest.raises(ToolRefused, match="the user declined earlier in this run"):
+        shell({"command": "touch  'x'  # same argv, written differently"})
+    assert shell({"command": "true"}) == shell({"command": "true"}) == "exit code 0, no output"
+    assert asked == ["touch x", "true"]
+
+
+def test_time_at_the_prompt_is_not_booked_as_tool_time(workdir: Path) -> None:
+    from smallagent.agent import AgentConfig
+    from smallagent.assistant import AskOptions, Assistant, MeteredModel
+    from smallagent.tools import SourceRegistry
+    from smallagent.types import Message, ModelReply, ToolCall, Usage
+
+    class OneCall:
+        name = "scripted"
+
+        def chat(self, messages: object, tools: object = ()) -> ModelReply:
+            call = ToolCall("shell", {"command": "true"})
+            return ModelReply(Message("assistant", "", tool_calls=(call,)), Usage(), "scripted")
+
+    def slow_yes(request: ConsentRequest) -> bool:
+        time.sleep(1.0)  # the user thinking
+        return True
+
+    policy = ShellPolicy(workdir, confirm=slow_yes)
+    assistant = Assistant(
+        model=MeteredModel(OneCall(), counters=[]),
+        tools={"shell": make_shell_tool(policy)},
+        sources=SourceRegistry(),
+        system_prompt="s",
+        config=AgentConfig(max_steps=1),
+        options=AskOptions(workdir=workdir),
+        params_billion=None,
+        notes=[],
+        shell=policy,
+    )
+    [step] = list(assistant.ask("q?"))
+    assert step.kind == "tool" and policy.waited_s >= 1.0
+    assert step.tool_seconds < 0.5  # the command only
+
+
+def test_without_landlock_only_the_minimal_set_runs_unasked(workdir: Path) -> None:
+    policy = ShellPolicy(workdir, sandbox=None)
+    listed = policy.decide("ls -la")
+    assert listed.allowed and not listed.confined
+    refused = policy.decide("sort a.md")
+    assert not refused.allowed
+    assert "the kernel sandbox (Landlock) is unavailable" in refused.reason
+    assert "no one to ask" in refused.reason
+    asked = ShellPolicy(workdir, sandbox=None, confirm=lambda request: True).decide("sort a.md")
+    assert asked.allowed and asked.argv == ("sort", "--", "a.md") and not asked.confined
+    assert policy.run(("ls",), confined=True).output == "not run: the kernel sandbox is unavailable"
+
+
+def test_doctor_says_whether_commands_are_confined() -> None:
+    from smallagent.doctor import check_sandbox
+
+    assert check_sandbox(7).status == "ok" and "no TCP" in check_sandbox(7).detail
+    missing = check_sandbox(0)
+    assert missing.status == "warn" and "Landlock is unavailable" in missing.detail
+    assert "sort" not in missing.detail.split("only ")[1].split(" run")[0]
+
+
+def test_nothing_the_model_wrote_reaches_the_terminal_raw(workdir: Path) -> None:
+    asked: list[ConsentRequest] = []
+    policy = ShellPolicy(workdir, confirm=lambda request: asked.append(request) or False)
+    policy.decide("'l\x1b]0;owned\x07s' '\u202eevil' # \x9b2J")
+    prompt = asked[0].prompt()
+    assert not any((ord(c) < 32 and c != "\n") or 0x7F <= ord(c) < 0xA0 for c in prompt)
+    assert "\u202e" not in prompt and "\\u202e" in prompt and "\\x1b]0;owned\\x07" in prompt

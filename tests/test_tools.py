@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,38 @@ def test_sources_are_numbered_once_and_attributed_by_exact_terms() -> None:
     assert [s.label for s in sources.cited("See [2] and [9].")] == ["/d/b.pdf:page 3"]
     assert [s.number for s in sources.cited("The code is TW-8841.")] == [1]
     assert sources.cited("No idea.") == []
+
+
+def test_read_file_resolves_before_matching_an_indexed_document(tmp_path: Path) -> None:
+    workdir, corpus, outside = tmp_path / "work", tmp_path / "corpus", tmp_path / "outside"
+    for folder in (workdir, corpus, outside):
+        folder.mkdir()
+    document = corpus / "doc.md"
+    document.write_text("indexed text\n")
+    (outside / "secret.txt").write_text("SECRET-7731\n")
+    read = make_read_file_tool([workdir], {str(document)}, max_lines=50)
+    assert read({"path": str(document)}) == "1: indexed text"
+    document.unlink()
+    document.symlink_to(outside / "secret.txt")  # swapped in after the run started
+    observation = read({"path": str(document)})
+    assert "SECRET-7731" not in observation
+    assert "outside the working directory and the indexed documents" in observation
+
+
+def test_read_file_refuses_what_is_not_a_regular_file(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")  # opening it for reading would block until a writer came
+    read = make_read_file_tool([tmp_path], set(), max_lines=50)
+    assert read({"path": "pipe"}) == "pipe is not a file."
+    assert read({"path": "missing.txt"}) == "missing.txt is not a file."
+
+
+def test_read_file_reads_at_most_what_it_returns(tmp_path: Path) -> None:
+    one_line = tmp_path / "one-line.txt"
+    with one_line.open("w") as handle:  # 20 MB on a single line
+        handle.write("x" * 20_000_000)
+    (tmp_path / "after.txt").write_text("y" * 300_000 + "\nsecond line\n")
+    read = make_read_file_tool([tmp_path], set(), max_lines=50, max_bytes=1000)
+    observation = read({"path": "one-line.txt"})
+    assert observation == "1: " + "x" * 1000 + " [cut: read_file returns at most 1000 bytes]"
+    assert read({"path": "after.txt", "start_line": 2}) == "2: second line"
+    assert read({"path": "after.txt", "start_line": 3}) == "after.txt has fewer than 3 lines."
