@@ -49,21 +49,21 @@ class Row:
 ROWS = (
     Row("x86-64", "any x86-64 (no AVX2): the portable fallback", BuildTarget("amd64", "x86-64")),
     Row("x86-64-v3", "AVX2 + FMA (Haswell+, Zen 1-3)", BuildTarget("amd64", "x86-64-v3")),
-    Row("znver4", "AMD Zen 4 (AVX-512)", BuildTarget("amd64", "znver3", extra_flags=ZEN4)),
     Row("sapphirerapids", "Xeon 4th gen (AVX-512, AMX)", BuildTarget("amd64", "sapphirerapids")),
+    Row("arm64-armv8-a", "any 64-bit Arm", BuildTarget("arm64", "armv8-a", **AARCH64)),
+    Row("znver4", "AMD Zen 4 (AVX-512)", BuildTarget("amd64", "znver3", extra_flags=ZEN4)),
     Row(
         "sapphirerapids-with-amx",
         "same, without -mno-amx-*: the failure this fixes",
         BuildTarget("amd64", "sapphirerapids", without_amx=False),
         expect_success=False,
     ),
-    Row("native", "this machine's CPU", BuildTarget()),
-    Row("arm64-armv8-a", "any 64-bit Arm", BuildTarget("arm64", "armv8-a", **AARCH64)),
     Row(
         "arm64-armv8.4-a",
         "Graviton 3 class (dotprod, i8mm, SVE)",
         BuildTarget("arm64", "armv8.4-a+dotprod+i8mm+sve", **AARCH64),
     ),
+    Row("native", "this machine's CPU", BuildTarget()),
 )
 OUT = ollama_dev.CACHE / "build-matrix"
 
@@ -112,8 +112,9 @@ def build_row(row: Row) -> dict[str, object]:
             result = subprocess.run(
                 [*prefix, str(binary), "--version"], capture_output=True, text=True, check=False
             )
-            output = (result.stdout + result.stderr).strip().splitlines()
-            record["ran"] = f"{(output or ['?'])[-1]} {how}".strip()
+            output = (result.stdout + result.stderr).splitlines()
+            said = [line for line in output if "version is" in line] or output[-1:] or ["?"]
+            record["ran"] = f"exit {result.returncode}: {said[-1].strip()} {how}".strip()
     return record
 
 
@@ -138,13 +139,16 @@ def main() -> int:
             f"{record['name']:<24} {record['built']!s:<6} {record['as_expected']!s:<12} "
             f"{record['seconds']:>6}  {detail}"
         )
-    if args.json:
+    if args.json:  # rows run now replace their earlier records; the others are kept
+        earlier = json.loads(args.json.read_text())["rows"] if args.json.exists() else []
+        fresh = {record["name"] for record in records}
+        kept = [record for record in earlier if record["name"] not in fresh]
+        order = [row.name for row in ROWS]
+        merged = sorted(kept + records, key=lambda record: order.index(str(record["name"])))
         machine = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
         model = next((line for line in machine.splitlines() if "Model name" in line), "")
-        args.json.write_text(
-            json.dumps({"machine": model.split(":", 1)[-1].strip(), "rows": records}, indent=2)
-            + "\n"
-        )
+        report = {"machine": model.split(":", 1)[-1].strip(), "rows": merged}
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
     return 0 if all(record["as_expected"] for record in records) else 1
 
 
