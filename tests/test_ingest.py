@@ -157,6 +157,26 @@ def test_unreadable_and_unusable_files_are_reported_not_fatal(
     ]
 
 
+def test_a_pdf_whose_words_run_together_is_indexed_with_a_warning(
+    tmp_path: Path,
+    embedder,  # type: ignore[no-untyped-def]
+) -> None:
+    from tests.conftest import make_pdf
+
+    corpus = _corpus(tmp_path / "docs")
+    glued = "BesideLinux,Debianprovidesacomplete,binarydistributionforthefollowingkernels. " * 8
+    make_pdf(corpus / "glued.pdf", [glued])
+    report = ingest(tmp_path / "idx", embedder, IngestOptions(roots=(corpus,)))
+    assert report.added == 4 and report.skipped == []
+    assert [(item.path.name, item.reason) for item in report.warnings] == [
+        (
+            "glued.pdf",
+            "words look run together (100% of 8 words are 20+ letters); indexed anyway, "
+            "but search may miss them",
+        )
+    ]
+
+
 def test_an_empty_folder_makes_an_empty_index(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "empty").mkdir()
     report = ingest(tmp_path / "idx", embedder, IngestOptions(roots=(tmp_path / "empty",)))

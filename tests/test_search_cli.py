@@ -120,6 +120,24 @@ def test_cli_ingest_search_and_index_commands(docs: Path, onnx_cache: Path) -> N
     assert not (Path("indexes") / "default").exists()
 
 
+def test_cli_ingest_lists_a_run_together_pdf_and_strict_fails(docs: Path, onnx_cache: Path) -> None:
+    from tests.conftest import make_pdf
+
+    (docs / "empty.txt").unlink()
+    make_pdf(docs / "glued.pdf", ["Debianprovidesacomplete,binarydistribution. " * 8])
+    result = runner.invoke(app, ["ingest", str(docs)])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"files with warnings\s*│\s*1\s*│", result.output)
+    assert "warning docs/glued.pdf: words look run together (100% of 8 words" in result.output
+    again = json.loads(runner.invoke(app, ["ingest", str(docs), "--json"]).output)
+    assert again["unchanged"] == 3 and again["warnings"] == []  # text is checked when indexed
+    strict = runner.invoke(app, ["ingest", str(docs), "--rebuild", "--strict", "--json"])
+    assert strict.exit_code == 1
+    assert [item["path"] for item in json.loads(strict.output)["warnings"]] == [
+        str(docs / "glued.pdf")
+    ]
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
