@@ -492,8 +492,9 @@ def _split_pages(
 
 
 # A text whose words run together (a PDF that draws no space glyphs, read by a library that does
-# not infer them) has many very long letter-only tokens; a well-spaced one has almost none. Real
-# PDFs (docs/benchmarks.md): 0.0-0.4% of tokens when words are spaced, 5.9-13.5% when run together.
+# not infer them) has many very long letter-only tokens; a well-spaced one has almost none. Six
+# real PDFs (docs/benchmarks.md): 0.0-0.6% of tokens when spaced (0.6%: a code-heavy manual),
+# 5.4-10.6% when run together.
 RUN_TOGETHER_LETTERS = 20
 RUN_TOGETHER_SHARE = 0.02
 RUN_TOGETHER_MIN_TOKENS = 5
