@@ -16,6 +16,7 @@ from smallagent.errors import IndexStoreError
 from smallagent.index import IndexReader, IndexSpec, open_writer, writer_lock
 from smallagent.ingest import IngestOptions, ingest
 from smallagent.retrieval import Retriever
+from tests.conftest import make_pdf
 
 FACTS = {
     "zebra.md": "# Zebras\n\nZebras are African equines with black-and-white striped coats.\n",
@@ -161,8 +162,6 @@ def test_a_pdf_whose_words_run_together_is_indexed_with_a_warning(
     tmp_path: Path,
     embedder,  # type: ignore[no-untyped-def]
 ) -> None:
-    from tests.conftest import make_pdf
-
     corpus = _corpus(tmp_path / "docs")
     glued = "BesideLinux,Debianprovidesacomplete,binarydistributionforthefollowingkernels. " * 8
     make_pdf(corpus / "glued.pdf", [glued])

@@ -15,6 +15,7 @@ from smallagent.embeddings import OnnxEmbedder, export_onnx, onnx_cache_path
 from smallagent.index import IndexReader
 from smallagent.ingest import IngestOptions, ingest
 from smallagent.retrieval import Retriever, reciprocal_rank_fusion
+from tests.conftest import make_pdf
 
 runner = CliRunner()
 
@@ -121,8 +122,6 @@ def test_cli_ingest_search_and_index_commands(docs: Path, onnx_cache: Path) -> N
 
 
 def test_cli_ingest_lists_a_run_together_pdf_and_strict_fails(docs: Path, onnx_cache: Path) -> None:
-    from tests.conftest import make_pdf
-
     (docs / "empty.txt").unlink()
     make_pdf(docs / "glued.pdf", ["Debianprovidesacomplete,binarydistribution. " * 8])
     result = runner.invoke(app, ["ingest", str(docs)])
