@@ -4,7 +4,8 @@
 Python 3.11's library reference (HTML, Debian's python3.11-doc) and two R manuals (PDF, Debian's
 r-doc-pdf), taken from the .deb files with `apt-get download` + `dpkg-deb -x`: nothing is installed
 system-wide. Every 4th library page (~80 files) keeps one ingest to a couple of minutes on 2 cores;
-`python3 bench/corpus.py 1` lays out all of them.
+`python3 bench/corpus.py 1` lays out all of them. `prepare_pdfs()` lays out the PDF corpus of
+bench/pdf_bench.py the same way.
 """
 
 from __future__ import annotations
@@ -41,6 +42,57 @@ def prepare(every: int = 4) -> Path:
     for pdf in PDFS:
         shutil.copy2(unpacked / pdf, target / "r-manuals" / Path(pdf).name)
     (target / ".complete").touch()
+    return target
+
+
+# Real PDFs for bench/pdf_bench.py: three typeset by LaTeX through xdvipdfmx, whose words pypdf
+# runs together; two by pdfTeX (from Sphinx and from Texinfo) and one code-heavy manual written
+# by ReportLab, where it does not.
+PDF_PACKAGES = (
+    "debian-faq", "maint-guide", "debian-policy", "developers-reference", "r-doc-pdf",
+    "python-reportlab-doc",
+)  # fmt: skip
+PDF_FILES = (
+    "usr/share/doc/debian/FAQ/debian-faq.en.pdf.gz",
+    "usr/share/doc/maint-guide/maint-guide.en.pdf",
+    "usr/share/doc/debian-policy/policy.pdf.gz",
+    "usr/share/developers-reference/developers-reference.pdf",
+    "usr/share/doc/r-doc-pdf/manual/R-FAQ.pdf",
+    "usr/share/doc/python-reportlab-doc/reportlab-userguide.pdf",
+)
+
+
+def unpack(packages: tuple[str, ...]) -> Path:
+    """The packages' files under one root: each .deb downloaded once, then `dpkg-deb -x`."""
+    debs, unpacked = CACHE / "debs", CACHE / "root"
+    debs.mkdir(parents=True, exist_ok=True)
+    missing = [name for name in packages if not any(debs.glob(f"{name}_*.deb"))]
+    if missing:
+        subprocess.run(["apt-get", "download", *missing], cwd=debs, check=True)
+    for name in packages:
+        for deb in debs.glob(f"{name}_*.deb"):
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True)
+    return unpacked
+
+
+def prepare_pdfs() -> Path:
+    """The PDF corpus: one folder of real manuals, unzipped where Debian ships them gzipped."""
+    import gzip
+
+    target, listing = CACHE / "pdfs", "\n".join(PDF_FILES)
+    if (target / ".complete").exists() and (target / ".complete").read_text() == listing:
+        return target
+    unpacked = unpack(PDF_PACKAGES)
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for name in PDF_FILES:
+        source = unpacked / name
+        if source.suffix == ".gz":
+            (target / source.stem).write_bytes(gzip.decompress(source.read_bytes()))
+        else:
+            shutil.copy2(source, target / source.name)
+    (target / ".complete").write_text(listing)
     return target
 
 

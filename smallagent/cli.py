@@ -671,7 +671,9 @@ def ingest(
     rebuild: Annotated[
         bool, typer.Option(help="Re-embed everything (needed after changing the embedder).")
     ] = False,
-    strict: Annotated[bool, typer.Option(help="Exit 1 when any file was skipped.")] = False,
+    strict: Annotated[
+        bool, typer.Option(help="Exit 1 when any file was skipped or warned about.")
+    ] = False,
     max_file_mb: Annotated[float, typer.Option(help="Skip files larger than this.")] = 20.0,
     chunk_tokens: Annotated[
         int, typer.Option(help="Most tokens in a chunk (the embedder's limit).")
@@ -752,7 +754,7 @@ def ingest(
         typer.echo(json.dumps(_ingest_report_json(settings.index, directory, report)))
     else:
         _print_ingest_report(console, settings.index, directory, report)
-    if strict and (report.skipped or report.failed):
+    if strict and (report.skipped or report.failed or report.warnings):
         raise typer.Exit(1)
 
 
@@ -791,6 +793,7 @@ def _ingest_report_json(name: str, directory: Path, report: Any) -> dict[str, An
         "removed": report.removed,
         "skipped": [{"path": str(item.path), "reason": item.reason} for item in report.skipped],
         "failed": [{"path": str(item.path), "reason": item.reason} for item in report.failed],
+        "warnings": [{"path": str(item.path), "reason": item.reason} for item in report.warnings],
         "chunks_added": report.chunks_added,
         "chunks_removed": report.chunks_removed,
         "tokens_embedded": report.tokens_embedded,
@@ -814,6 +817,7 @@ def _print_ingest_report(console: Console, name: str, directory: Path, report: A
         ("files removed", report.removed),
         ("files skipped", len(report.skipped)),
         ("files failed", len(report.failed)),
+        ("files with warnings", len(report.warnings)),
         ("chunks added / removed", f"{report.chunks_added} / {report.chunks_removed}"),
         ("tokens embedded", report.tokens_embedded),
         ("seconds (embedding)", f"{report.seconds:.1f} ({report.embed_seconds:.1f})"),
@@ -824,8 +828,10 @@ def _print_ingest_report(console: Console, name: str, directory: Path, report: A
     for label, value in rows:
         table.add_row(label, str(value))
     console.print(table)
-    problems = [("skipped", item) for item in report.skipped] + [
-        ("failed", item) for item in report.failed
+    problems = [
+        *(("skipped", item) for item in report.skipped),
+        *(("failed", item) for item in report.failed),
+        *(("warning", item) for item in report.warnings),
     ]
     for kind, item in problems[:25]:
         console.print(f"  [yellow]{kind}[/] {_display_path(item.path)}: {item.reason}")

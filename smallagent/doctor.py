@@ -114,7 +114,7 @@ def check_embedder(settings: Settings) -> Check:
 
 
 def check_libraries() -> Iterator[Check]:
-    for package in ("faiss-cpu", "pypdf", "torch", "sentence-transformers", "ollama"):
+    for package in ("faiss-cpu", "pypdfium2", "torch", "sentence-transformers", "ollama"):
         try:
             version = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:

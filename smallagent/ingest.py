@@ -23,6 +23,7 @@ from smallagent.documents import (
     Skipped,
     UnusableFile,
     load_document,
+    run_together_warning,
     scan,
 )
 from smallagent.energy import EnergyFigure, cpu_energy, read_rapl_microjoules
@@ -66,6 +67,7 @@ class IngestReport:
     removed: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     failed: list[Skipped] = field(default_factory=list)
+    warnings: list[Skipped] = field(default_factory=list)  # indexed, but the text looks wrong
     chunks_added: int = 0
     chunks_removed: int = 0
     tokens_embedded: int = 0
@@ -188,6 +190,8 @@ def ingest(
                     report.chunks_removed += writer.remove_document(str(found.path))
                     report.removed += 1
             else:
+                if warning := run_together_warning(document):
+                    report.warnings.append(Skipped(found.path, warning))
                 chunks = chunk_document(document, counter, options.chunking)
                 is_new = str(found.path) not in known
                 batch.append(_Pending(found, digest, document, chunks, is_new))

@@ -75,3 +75,35 @@ def make_pdf(path: Path, pages: list[str]) -> Path:
             pdf.rect(20, 20, 100, 60, style="F")
     pdf.output(str(path))
     return path
+
+
+def make_spaceless_pdf(path: Path, pages: list[list[str]]) -> Path:
+    """A PDF laid out as TeX does it: each line one TJ array whose words are set apart by a kerning
+    gap, with no space glyph drawn. The font gives slot 32 a full em (TeX fonts put another glyph
+    there), so a reader that takes that slot for the word space finds no gap wide enough."""
+    fonts = "<< /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica /FirstChar 32 /LastChar 126"
+    widths = " ".join(["1000"] + ["500"] * 94)
+    objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [{}] /Count {} >>".format(
+            " ".join(f"{3 + 2 * number} 0 R" for number in range(len(pages))), len(pages)
+        ),
+    ]
+    for number, lines in enumerate(pages):
+        shown = [f"[{' -333 '.join(f'({word})' for word in line.split())}] TJ T*" for line in lines]
+        stream = "\n".join(["BT /F1 11 Tf 72 720 Td 14 TL", *shown, "ET"])
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * number} 0 R"
+            f" /Resources << /Font {fonts} /Widths [{widths}] >> >> >> >>"
+        )
+        objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream")
+    body, offsets = "%PDF-1.4\n", []
+    for number, content in enumerate(objects, start=1):
+        offsets.append(len(body))
+        body += f"{number} 0 obj\n{content}\nendobj\n"
+    table = "".join(f"{offset:010d} 00000 n \n" for offset in offsets)
+    xref = len(body)
+    body += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n{table}"
+    body += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
+    path.write_bytes(body.encode("latin-1"))
+    return path

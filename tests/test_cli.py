@@ -36,7 +36,8 @@ def test_help_does_not_import_heavy_libraries() -> None:
         "from typer.testing import CliRunner\n"
         "from smallagent.cli import app\n"
         "assert CliRunner().invoke(app, ['--help']).exit_code == 0\n"
-        "heavy = ('torch', 'faiss', 'sentence_transformers', 'ollama', 'httpx', 'pypdf')\n"
+        "heavy = ('torch', 'faiss', 'sentence_transformers', 'ollama', 'httpx', 'pypdf',\n"
+        "         'pypdfium2')\n"
         "print(','.join(name for name in heavy if name in sys.modules))\n"
     )
     loaded = subprocess.run(

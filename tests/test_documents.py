@@ -5,8 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from smallagent.documents import UnusableFile, load_document, scan
-from tests.conftest import make_pdf
+from smallagent.documents import (
+    UnusableFile,
+    join_broken_words,
+    load_document,
+    run_together_tokens,
+    run_together_warning,
+    scan,
+)
+from tests.conftest import make_pdf, make_spaceless_pdf
 
 
 def test_markdown_sections_follow_headings_and_skip_code_fences(tmp_path: Path) -> None:
@@ -53,6 +60,84 @@ def test_pdf_pages_are_kept_for_citations(tmp_path: Path) -> None:
         (1, "Zebras have stripes."),
         (3, "Giraffes are tall."),
     ]
+
+
+def test_words_placed_without_space_glyphs_come_out_separated_on_their_pages(
+    tmp_path: Path,
+) -> None:
+    from pypdf import PdfReader
+
+    lines = ["Zebras have black and white stripes.", "Giraffes are the tallest animals."]
+    path = make_spaceless_pdf(tmp_path / "tex.pdf", [lines, [], ["Okapis live in rainforests."]])
+    # The fixture reproduces issue 16: pypdf reads these pages with the words run together.
+    assert PdfReader(path).pages[0].extract_text().startswith("Zebrashaveblack")
+    document = load_document(path)
+    assert [(section.page, section.text) for section in document.sections] == [
+        (1, "Zebras have black and white stripes.\nGiraffes are the tallest animals."),
+        (3, "Okapis live in rainforests."),
+    ]
+    assert run_together_warning(document) is None
+
+
+def _outlined_pdf(path: Path) -> Path:
+    """Two pages with bookmarks whose titles lack the printed section numbers, as DBLaTeX makes
+    them, and a running header that repeats a title above the place it is printed."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=11)
+
+    def write(text: str) -> None:
+        pdf.multi_cell(0, 6, text, new_x="LMARGIN", new_y="NEXT")
+
+    pdf.add_page()
+    pdf.start_section("Compatibility issues", level=0)
+    write("Chapter 4\nCompatibility issues\nThis chapter covers hardware and kernels.")
+    pdf.start_section("On what hardware does Debian run?", level=1)
+    write("4.1 On what hardware does Debian run?\nMany architectures are supported.")
+    pdf.add_page()
+    write("CHAPTER 4. COMPATIBILITY ISSUES 4.2. WHAT KERNELS DOES DEBIAN RUN?")
+    write("Ports come and go with each release.")
+    pdf.start_section("What kernels does Debian run?", level=1)
+    write("4.2 What kernels does Debian run?\nBeside Linux, Debian supports other kernels.")
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_outline_titles_become_headings_where_they_are_printed(tmp_path: Path) -> None:
+    document = load_document(_outlined_pdf(tmp_path / "faq.pdf"))
+    chapter, hardware = "Compatibility issues", "4.1 On what hardware does Debian run?"
+    kernels = "4.2 What kernels does Debian run?"
+    header = "CHAPTER 4. COMPATIBILITY ISSUES 4.2. WHAT KERNELS DOES DEBIAN RUN?"
+    assert [(s.page, s.heading, s.text.split("\n")[0]) for s in document.sections] == [
+        (1, chapter, "Chapter 4"),
+        (1, f"{chapter} > {hardware}", hardware),
+        (2, f"{chapter} > {hardware}", header),
+        (2, f"{chapter} > {kernels}", kernels),
+    ]
+    first, second, third, fourth = document.sections  # consecutive spans; pages joined by "\n"
+    assert second.start == first.start + len(first.text)
+    assert third.start == second.start + len(second.text) + 1
+    assert fourth.start == third.start + len(third.text)
+
+
+def test_line_end_hyphens_are_joined_unless_the_document_hyphenates_the_word() -> None:
+    pages = ["the docu\ufffementation of full\ufffeupgrade", "use apt full-upgrade; bro\ufffe"]
+    assert join_broken_words(pages) == [
+        "the documentation of full-upgrade",
+        "use apt full-upgrade; bro-",
+    ]
+
+
+def test_run_together_text_is_flagged_and_spaced_text_is_not(tmp_path: Path) -> None:
+    glued = "BesideLinux,Debianprovidesacomplete,binarydistributionforthefollowingkernels. "
+    spaced = "Beside Linux, Debian provides a complete, binary distribution for these kernels. "
+    assert run_together_tokens(glued) == (1, 1)
+    assert run_together_tokens("https://www.debian.org/releases/stable/releasenotes") == (1, 0)
+    path = make_pdf(tmp_path / "glued.pdf", [glued * 6, spaced * 6])
+    warning = run_together_warning(load_document(path))
+    assert warning is not None and warning.startswith("words look run together (")
+    assert run_together_warning(load_document(make_pdf(tmp_path / "ok.pdf", [spaced * 20]))) is None
 
 
 def test_image_only_pdf_is_unusable(tmp_path: Path) -> None:

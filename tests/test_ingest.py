@@ -16,6 +16,7 @@ from smallagent.errors import IndexStoreError
 from smallagent.index import IndexReader, IndexSpec, open_writer, writer_lock
 from smallagent.ingest import IngestOptions, ingest
 from smallagent.retrieval import Retriever
+from tests.conftest import make_pdf
 
 FACTS = {
     "zebra.md": "# Zebras\n\nZebras are African equines with black-and-white striped coats.\n",
@@ -154,6 +155,24 @@ def test_unreadable_and_unusable_files_are_reported_not_fatal(
     ]
     assert [(item.path.name, item.reason) for item in report.failed] == [
         ("secret.txt", "cannot read: Permission denied")
+    ]
+
+
+def test_a_pdf_whose_words_run_together_is_indexed_with_a_warning(
+    tmp_path: Path,
+    embedder,  # type: ignore[no-untyped-def]
+) -> None:
+    corpus = _corpus(tmp_path / "docs")
+    glued = "BesideLinux,Debianprovidesacomplete,binarydistributionforthefollowingkernels. " * 8
+    make_pdf(corpus / "glued.pdf", [glued])
+    report = ingest(tmp_path / "idx", embedder, IngestOptions(roots=(corpus,)))
+    assert report.added == 4 and report.skipped == []
+    assert [(item.path.name, item.reason) for item in report.warnings] == [
+        (
+            "glued.pdf",
+            "words look run together (100% of 8 words are 20+ letters); indexed anyway, "
+            "but search may miss them",
+        )
     ]
 
 

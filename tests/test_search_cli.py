@@ -15,6 +15,7 @@ from smallagent.embeddings import OnnxEmbedder, export_onnx, onnx_cache_path
 from smallagent.index import IndexReader
 from smallagent.ingest import IngestOptions, ingest
 from smallagent.retrieval import Retriever, reciprocal_rank_fusion
+from tests.conftest import make_pdf
 
 runner = CliRunner()
 
@@ -118,6 +119,22 @@ def test_cli_ingest_search_and_index_commands(docs: Path, onnx_cache: Path) -> N
     removed = runner.invoke(app, ["index", "rm", "default", "--yes"])
     assert removed.exit_code == 0
     assert not (Path("indexes") / "default").exists()
+
+
+def test_cli_ingest_lists_a_run_together_pdf_and_strict_fails(docs: Path, onnx_cache: Path) -> None:
+    (docs / "empty.txt").unlink()
+    make_pdf(docs / "glued.pdf", ["Debianprovidesacomplete,binarydistribution. " * 8])
+    result = runner.invoke(app, ["ingest", str(docs)])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"files with warnings\s*│\s*1\s*│", result.output)
+    assert "warning docs/glued.pdf: words look run together (100% of 8 words" in result.output
+    again = json.loads(runner.invoke(app, ["ingest", str(docs), "--json"]).output)
+    assert again["unchanged"] == 3 and again["warnings"] == []  # text is checked when indexed
+    strict = runner.invoke(app, ["ingest", str(docs), "--rebuild", "--strict", "--json"])
+    assert strict.exit_code == 1
+    assert [item["path"] for item in json.loads(strict.output)["warnings"]] == [
+        str(docs / "glued.pdf")
+    ]
 
 
 @pytest.mark.parametrize(
