@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from smallagent.agent import FORMAT_REMINDER, NO_EVIDENCE_REMINDER, AgentConfig, AgentRun
 from smallagent.tools import make_final_answer_tool, make_tool
-from smallagent.types import Message, ModelReply, ToolCall, ToolSpec, Usage
+from smallagent.types import Message, ModelReply, Purpose, ToolCall, ToolSpec, Usage
 
 
 class ScriptedModel:
@@ -14,15 +14,21 @@ class ScriptedModel:
 
     name = "scripted"
 
-    def __init__(self, replies: Sequence[str | ToolCall]) -> None:
+    def __init__(self, replies: Sequence[str | ToolCall | ModelReply]) -> None:
         self.replies = list(replies)
         self.seen: list[list[Message]] = []
         self.tools_seen: list[list[ToolSpec]] = []
+        self.purposes: list[Purpose] = []
 
-    def chat(self, messages: Sequence[Message], tools: Sequence[ToolSpec] = ()) -> ModelReply:
+    def chat(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), purpose: Purpose = "tool"
+    ) -> ModelReply:
         self.seen.append(list(messages))
         self.tools_seen.append(list(tools))
+        self.purposes.append(purpose)
         reply = self.replies.pop(0)
+        if isinstance(reply, ModelReply):
+            return reply
         message = (
             Message("assistant", "", tool_calls=(reply,))
             if isinstance(reply, ToolCall)
@@ -57,7 +63,7 @@ TOOLS = {
 }
 
 
-def run(replies: Sequence[str | ToolCall], **config: object):  # type: ignore[no-untyped-def]
+def run(replies: Sequence[str | ToolCall | ModelReply], **config: object):  # type: ignore[no-untyped-def]
     model = ScriptedModel(replies)
     agent = AgentRun(model, TOOLS, "system", "question?", AgentConfig(**config))  # type: ignore[arg-type]
     steps = list(agent)
