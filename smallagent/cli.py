@@ -375,7 +375,7 @@ def chat(
 ) -> None:
     """Talk with the agent over several turns: /reset, /sources, /energy, /exit."""
     from smallagent.assistant import build_assistant
-    from smallagent.trace import render_energy, render_result, render_step
+    from smallagent.trace import LiveReply, render_energy, render_result, render_step
 
     settings = _settings(ctx)
     options = _ask_options(
@@ -414,9 +414,17 @@ def chat(
             if line.startswith("/"):
                 console.print("[yellow]commands: /reset /sources /energy /exit[/]")
                 continue
-            run = assistant.ask(line, history=_fit_history(history, options.num_ctx // 2))
-            for step in run:
-                render_step(console, step, options.num_ctx)
+            live = LiveReply(console) if console.is_terminal else None
+            run = assistant.ask(
+                line,
+                history=_fit_history(history, options.num_ctx // 2),
+                on_text=live.add if live else None,
+            )
+            with live or contextlib.nullcontext():
+                for step in run:
+                    if live is not None:
+                        live.clear()
+                    render_step(console, step, options.num_ctx)
             last = run.result
             assert last is not None
             sources = assistant.sources.cited(last.answer)

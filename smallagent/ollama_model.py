@@ -23,7 +23,7 @@ from smallagent.errors import (
     RequestInterrupted,
     SmallagentError,
 )
-from smallagent.repetition import repeated_phrase
+from smallagent.repetition import TAIL_CHARS, repeated_phrase
 from smallagent.types import (
     Message,
     ModelInfo,
@@ -161,6 +161,7 @@ class _Stream:
     first_chunk_at: float | None = None
     chunks: int = 0
     text: list[str] = field(default_factory=list)
+    tail: str = ""  # the end of the text, for the loop detector
     calls: list[ToolCall] = field(default_factory=list)
     final: ollama.ChatResponse | None = None
 
@@ -170,6 +171,7 @@ class _Stream:
         self.chunks += 1
         piece = chunk.message.content or ""
         self.text.append(piece)
+        self.tail = (self.tail + piece)[-TAIL_CHARS:]
         for call in chunk.message.tool_calls or []:  # calls may come in any chunk, even several
             self.calls.append(
                 ToolCall(name=call.function.name, arguments=dict(call.function.arguments or {}))
@@ -235,36 +237,67 @@ class OllamaModel:
     def chat(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), purpose: Purpose = "tool"
     ) -> ModelReply:
+        cap = self.caps.get(purpose)
+        options = {**self.options, **({"num_predict": cap} if cap else {})}
+        stream = _Stream(self.clock(), sum(len(message.content) for message in messages))
+        limit, by_deadline = self.timeout_s, False
+        if self.deadline is not None and self.deadline - stream.started < limit:
+            limit, by_deadline = max(self.deadline - stream.started, 0.0), True
+        if limit <= 0:
+            return self._stopped(stream, "time_limit", "the question's time was already spent")
+        request = {
+            "model": self.name,
+            "messages": [_to_wire(message) for message in messages],
+            "tools": [_tool_to_wire(spec) for spec in tools] or None,
+            "options": options or None,
+            "keep_alive": self.keep_alive,
+        }
+        try:
+            read = self._read(stream, request, cap, limit, purpose)
+        except KeyboardInterrupt:
+            raise RequestInterrupted(stream.estimated_usage(self.clock())) from None
+        except SmallagentError as error:
+            error.spent = stream.estimated_usage(self.clock())
+            raise
+        if isinstance(read, ModelReply):
+            return read
+        reason, detail = read
+        if reason != "time":
+            return self._stopped(stream, reason, detail)
+        if by_deadline:
+            detail = "the question's time ran out: " + self._still_generating(stream)
+            return self._stopped(stream, "time_limit", detail)
+        timeout = GenerationTimeoutError(
+            self._still_generating(stream),
+            hint="a small model can fall into a loop; lower the num_predict_* caps, or raise "
+            "request_timeout_s (SMALLAGENT_REQUEST_TIMEOUT) on a slow machine",
+        )
+        timeout.spent = stream.estimated_usage(self.clock())
+        raise timeout
+
+    def _read(
+        self,
+        stream: _Stream,
+        request: dict[str, Any],
+        cap: int | None,
+        limit: float,
+        purpose: Purpose,
+    ) -> ModelReply | tuple[str, str]:
+        """Reads the streamed reply into `stream`: the reply when Ollama finishes it, else why
+        smallagent stopped reading ("length", "repetition", "time") and the words for it."""
         import httpx
         import ollama
 
-        cap = self.caps.get(purpose)
-        options = {**self.options, **({"num_predict": cap} if cap else {})}
-        started = self.clock()
-        limit, by_deadline = self.timeout_s, False
-        if self.deadline is not None and self.deadline - started < limit:
-            limit, by_deadline = max(self.deadline - started, 0.0), True
-        stream = _Stream(started, sum(len(message.content) for message in messages))
-        if limit <= 0:
-            return self._stopped(stream, "time_limit", "the question's time was already spent")
         # One client per request: its read timeout is this request's limit, and closing it when
-        # the request ends, however it ends, closes the connection (and so stops the generation).
+        # the request ends, however it ends, closes the connection, so Ollama stops generating.
         client = ollama.Client(
             host=self.host, timeout=httpx.Timeout(limit, connect=min(limit, CONNECT_TIMEOUT_S))
         )
         chunks: Iterator[ollama.ChatResponse] | None = None
-        stopped: tuple[str, str] | None = None
         try:
             with _translated_errors(self.host, self.name):
                 try:
-                    chunks = client.chat(
-                        model=self.name,
-                        messages=[_to_wire(message) for message in messages],
-                        tools=[_tool_to_wire(spec) for spec in tools] or None,
-                        options=options or None,
-                        keep_alive=self.keep_alive,
-                        stream=True,
-                    )
+                    chunks = client.chat(**request, stream=True)
                     for chunk in chunks:
                         piece = stream.add(chunk, self.clock())
                         if piece and self.on_text is not None:
@@ -273,33 +306,13 @@ class OllamaModel:
                             return self._finished(stream, purpose, cap)
                         stopped = self._stop_reason(stream, cap, limit, purpose)
                         if stopped is not None:
-                            break
-                    else:
-                        raise OllamaUnavailableError(
-                            f"Ollama at {self.host} ended the reply without its final chunk",
-                            hint="see the server's log; `smallagent doctor` checks the setup",
-                        )
+                            return stopped
                 except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout):
-                    stopped = ("time", "")
-            assert stopped is not None
-            reason, detail = stopped
-            if reason == "time" and not by_deadline:
-                raise GenerationTimeoutError(
-                    self._still_generating(stream),
-                    hint="a small model can fall into a loop; lower the num_predict_* caps, or "
-                    "raise request_timeout_s (SMALLAGENT_REQUEST_TIMEOUT) on a slow machine",
+                    return "time", ""  # connected, and no chunk within the limit
+                raise OllamaUnavailableError(
+                    f"Ollama at {self.host} ended the reply without its final chunk",
+                    hint="see the server's log; `smallagent doctor` checks the setup",
                 )
-            if reason == "time":
-                reason, detail = (
-                    "time_limit",
-                    "the question's time ran out: " + (self._still_generating(stream)),
-                )
-            return self._stopped(stream, reason, detail)
-        except KeyboardInterrupt:
-            raise RequestInterrupted(stream.estimated_usage(self.clock())) from None
-        except SmallagentError as error:
-            error.spent = stream.estimated_usage(self.clock())
-            raise
         finally:
             close = getattr(chunks, "close", None)  # a generator: closing it closes the response
             if close is not None:
@@ -314,7 +327,7 @@ class OllamaModel:
         # a server that does not is cut here.
         if cap and stream.chunks > cap + 1:
             return "length", f"cut at the {cap}-token cap for a {purpose} step"
-        phrase = repeated_phrase(stream.content())
+        phrase = repeated_phrase(stream.tail)
         if phrase is not None:
             return "repetition", f"after {stream.chunks} tokens it kept repeating {phrase!r}"
         if self.clock() - stream.started >= limit:

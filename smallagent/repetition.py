@@ -34,7 +34,9 @@ def repeated_phrase(
         for start in range(len(tokens) - n + 1)
         if any(token[0].isalnum() or token[0] == "_" for token in tokens[start : start + n])
     )
-    if not grams:
+    most = max(grams.values(), default=0)
+    if most < times:
         return None
-    gram, count = grams.most_common(1)[0]
-    return " ".join(gram) if count >= times else None
+    looping = [gram for gram, count in grams.items() if count == most]
+    gram = next((gram for gram in looping if gram[0][0].isalnum()), looping[0])  # reads better
+    return " ".join(gram)
