@@ -215,7 +215,7 @@ class LiveReply:
         from rich.text import Text
 
         self.text, self.pieces = "", 0
-        self._live.update(Text(""))
+        self._live.update(Text(""), refresh=True)  # before the step is printed above it
 
 
 def step_event(step: Step) -> dict[str, Any]:
