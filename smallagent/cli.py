@@ -693,8 +693,8 @@ def models_pull(
                     total=update.total or None,
                 )
     except OllamaUnavailableError as error:
-        if "connection refused" in error.message or "timed out" in error.message:
-            raise
+        if error.message.startswith("cannot reach Ollama") or "did not answer" in error.message:
+            raise  # the server itself, not the registry behind it
         raise OllamaUnavailableError(
             f"could not pull {name}: {error.message}",
             hint="the Ollama registry may be unreachable; register a local GGUF with "

@@ -328,3 +328,13 @@ def test_run_records_a_timed_out_task_with_its_cost_and_goes_on(
     report = json.loads((isolated_env / "report.json").read_text())
     assert report["summary"]["wh"] == pytest.approx(sum(row["wh"] for row in rows))
     assert report["summary"]["generated_tokens"] == sum(row["generated_tokens"] for row in rows)
+
+
+def test_pull_from_a_server_that_is_not_there_is_not_blamed_on_the_registry(
+    isolated_env: Path, ollama_dev: ModuleType
+) -> None:
+    for host in (f"127.0.0.1:{ollama_dev.free_port()}", "no-such-host.invalid:11434"):
+        result = runner.invoke(app, ["--ollama-host", host, "models", "pull", "qwen2.5:3b"])
+        assert result.exit_code == 1
+        assert "error: cannot reach Ollama" in result.output
+        assert "could not pull" not in result.output
