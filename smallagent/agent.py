@@ -12,15 +12,21 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from smallagent.parsing import FINAL_ANSWER_TOOL, ParsedTurn, parse_turn
 from smallagent.tools import Tool, ToolArgumentError, ToolRefused
-from smallagent.types import Message, Model, ToolCall, Usage
+from smallagent.types import Message, Model, Purpose, ToolCall, Usage
 
 StepKind = Literal["tool", "answer", "format", "error", "repeat"]
-StopReason = Literal["answer", "max_steps", "max_failures", "budget"]
+StopReason = Literal["answer", "max_steps", "max_failures", "budget", "max_seconds"]
+# How a reply stopped early ends (Ollama's "length", or smallagent's own), in words.
+CUT_SHORT = {
+    "length": "it reached the token cap",
+    "repetition": "it kept repeating itself",
+    "time_limit": "the time for the question ran out",
+}
 
 
 ANSWER_SYSTEM = (
@@ -34,6 +40,10 @@ FORMAT_REMINDER = (
     "No tool was called. To use a tool, reply with only a JSON object such as "
     '{"name": "search", "arguments": {"query": "..."}}. '
     "If you already know the answer, reply with the answer itself, citing passages as [n]."
+)
+CUT_REMINDER = (
+    "Your reply was stopped early: {detail}. Reply again, briefly: only one JSON tool call, or "
+    "the answer itself in one or two sentences."
 )
 
 
@@ -49,6 +59,8 @@ class Step:
     model_seconds: float
     tool_seconds: float = 0.0
     dropped_arguments: tuple[str, ...] = ()
+    purpose: Purpose = "tool"  # what the request was for, which set its cap
+    done_reason: str = ""  # how the reply ended: "stop", or why it was stopped early
 
 
 @dataclass(frozen=True)
@@ -101,11 +113,13 @@ class AgentRun:
         history: Sequence[Message] = (),
         over_budget: Callable[[Usage], bool] = lambda usage: False,
         clock: Callable[[], float] = time.perf_counter,
+        out_of_time: Callable[[], bool] = lambda: False,
     ) -> None:
         self.model = model
         self.tools = dict(tools)
         self.config = config
         self.over_budget = over_budget
+        self.out_of_time = out_of_time
         self.clock = clock
         self.messages: list[Message] = [
             Message("system", system_prompt),
@@ -129,13 +143,14 @@ class AgentRun:
         force_answer = False
         for number in range(1, self.config.max_steps + 1):
             messages, specs = self.messages, tool_specs
+            purpose: Purpose = "plan" if number == 1 else "tool"
             if force_answer:
                 # The model asked again for what it already has. Ask for the answer alone, in a
                 # fresh request that holds only the results and the question: with the tool
                 # chatter in view, a 0.5B model kept writing the same call.
-                messages, specs = self._answer_request(steps), []
+                messages, specs, purpose = self._answer_request(steps), [], "answer"
             started = self.clock()
-            reply = self.model.chat(messages, specs)
+            reply = self.model.chat(messages, specs, purpose=purpose)
             model_seconds = self.clock() - started
             usage = usage + reply.usage
             turn = parse_turn(reply.message, self.tools.keys())
@@ -146,7 +161,15 @@ class AgentRun:
                 turn = ParsedTurn((), turn.form, text, "asked for the answer, got another call")
             forms[turn.form] += 1
             seen_tools = any(step.kind == "tool" for step in steps)
-            step = self._step(number, turn, reply.usage, model_seconds, seen_tools)
+            cut = CUT_SHORT.get(reply.done_reason)
+            if cut and (not turn.calls or turn.problem or reply.done_reason == "time_limit"):
+                # A reply stopped early is a mistake to tell the model about, not an answer; a
+                # whole call it made before the stop still runs (unless the time is up).
+                cut = reply.detail or cut
+                step = self._step(number, turn, reply.usage, model_seconds, seen_tools, cut)
+            else:
+                step = self._step(number, turn, reply.usage, model_seconds, seen_tools)
+            step = replace(step, purpose=purpose, done_reason=reply.done_reason)
             if step.form == "fallback_search" and step.call is not None:
                 forms[step.form] += 1
                 turn = ParsedTurn((step.call,), "fallback_search", "")  # history: the search
@@ -161,6 +184,9 @@ class AgentRun:
             self.messages.append(
                 Message("tool", step.observation, tool_name=step.call.name if step.call else "")
             )
+            if reply.done_reason == "time_limit" or self.out_of_time():
+                stop = "max_seconds"
+                break
             if failures >= self.config.max_consecutive_failures:
                 stop = "max_failures"
                 break
@@ -232,7 +258,13 @@ class AgentRun:
         return self.result
 
     def _step(
-        self, number: int, turn: ParsedTurn, usage: Usage, model_seconds: float, seen_tools: bool
+        self,
+        number: int,
+        turn: ParsedTurn,
+        usage: Usage,
+        model_seconds: float,
+        seen_tools: bool,
+        cut_short: str = "",
     ) -> Step:
         def make(kind: StepKind, observation: str, **extra: object) -> Step:
             return Step(
@@ -255,6 +287,8 @@ class AgentRun:
                 return self._step(number, self._fallback(turn), usage, model_seconds, seen_tools)
             return None
 
+        if cut_short:
+            return make("error", CUT_REMINDER.format(detail=cut_short))
         if turn.problem:
             return make("error", f"Error: {turn.problem}. Fix the call and try again.")
         if not turn.calls:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from smallagent.agent import AgentConfig, AgentRun, Result
+from smallagent.agent import AgentConfig, AgentRun, Result, Step
 from smallagent.commands import MINIMAL
 from smallagent.config import Settings
 from smallagent.energy import (
@@ -36,7 +36,7 @@ from smallagent.tools import (
     make_search_tool,
     make_shell_tool,
 )
-from smallagent.types import Message, ModelReply, ToolSpec
+from smallagent.types import Message, ModelReply, Purpose, ToolSpec, Usage
 
 SYSTEM_PROMPT = """You are smallagent, a careful assistant that answers with the help of tools.
 
@@ -74,13 +74,17 @@ class AskOptions:
     seed: int = 0
     keep_alive: str = "10m"
     max_wh: float | None = None
+    max_seconds: float | None = None  # for the whole question, every model call and tool in it
     energy: EnergySettings = field(default_factory=default_energy_settings)
     search_chars: int = 500
     tools: frozenset[str] = frozenset({"search", "read_file", "shell"})  # a task may offer fewer
 
 
 class MeteredModel:
-    """Wraps a model to read the energy counters (RAPL, NVML) around each call, where readable."""
+    """Wraps a model to read the energy counters (RAPL, NVML) around each call, where readable.
+
+    A call that fails or is interrupted is metered too: its energy was spent all the same.
+    """
 
     def __init__(self, inner: Any, counters: Sequence[EnergyCounter] | None = None) -> None:
         self.inner = inner
@@ -89,13 +93,28 @@ class MeteredModel:
         self.measured_by = " + ".join(counter.name for counter in self.counters)
         self.joules: float | None = 0.0 if self.counters else None
 
-    def chat(self, messages: Sequence[Message], tools: Sequence[ToolSpec] = ()) -> ModelReply:
+    def start_question(
+        self, deadline: float | None = None, on_text: Callable[[str], None] | None = None
+    ) -> None:
+        """A new question: the meter starts from zero, and the model gets its time and listener."""
+        self.joules = 0.0 if self.counters else None
+        if hasattr(self.inner, "deadline"):
+            self.inner.deadline = deadline
+        if hasattr(self.inner, "on_text"):
+            self.inner.on_text = on_text
+
+    def chat(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), purpose: Purpose = "tool"
+    ) -> ModelReply:
         before = [counter.read_joules() for counter in self.counters]
-        reply: ModelReply = self.inner.chat(messages, tools)
-        after = [counter.read_joules() for counter in self.counters]
-        for start, end in zip(before, after, strict=True):
-            if self.joules is not None and start is not None and end is not None and end >= start:
-                self.joules += end - start
+        try:
+            reply: ModelReply = self.inner.chat(messages, tools, purpose=purpose)
+        finally:
+            after = [counter.read_joules() for counter in self.counters]
+            for start, end in zip(before, after, strict=True):
+                moved = None if start is None or end is None or end < start else end - start
+                if self.joules is not None and moved is not None:
+                    self.joules += moved
         return reply
 
 
@@ -117,9 +136,17 @@ class Assistant:
         waited = self.shell.waited_s if self.shell is not None else 0.0
         return time.perf_counter() - waited
 
-    def ask(self, question: str, history: Sequence[Message] = ()) -> AgentRun:
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Message] = (),
+        on_text: Callable[[str], None] | None = None,
+    ) -> AgentRun:
+        """One question; `on_text` sees the model's replies as they stream, for a live trace."""
         settings = self.options.energy
         budget = self.options.max_wh
+        limit = self.options.max_seconds
+        deadline = None if limit is None else time.monotonic() + limit
 
         def over_budget(usage: Any) -> bool:
             if budget is None:
@@ -127,6 +154,10 @@ class Assistant:
             spent = run_energy(usage, 0.0, settings, self.params_billion).total_wh
             return spent >= budget
 
+        def out_of_time() -> bool:
+            return deadline is not None and time.monotonic() >= deadline
+
+        self.model.start_question(deadline, on_text)
         return AgentRun(
             self.model,
             self.tools,
@@ -136,18 +167,30 @@ class Assistant:
             history=history,
             over_budget=over_budget,
             clock=self._compute_clock,
+            out_of_time=out_of_time,
         )
 
     def energy(self, result: Result) -> RunEnergy:
-        tool_seconds = sum(step.tool_seconds for step in result.steps)
+        return self.energy_of(result.usage, sum(step.tool_seconds for step in result.steps))
+
+    def energy_of(self, usage: Usage, tool_seconds: float) -> RunEnergy:
         return run_energy(
-            result.usage,
+            usage,
             tool_seconds,
             self.options.energy,
             self.params_billion,
             self.model.joules,
             self.model.measured_by,
         )
+
+    def spent(self, steps: Sequence[Step], error: BaseException) -> tuple[Usage, RunEnergy]:
+        """What a question that ended in `error` used: its finished steps, plus the request the
+        error cut short (Ollama's counters never came for that one: estimated, and marked so)."""
+        usage = sum((step.usage for step in steps), Usage())
+        unfinished = getattr(error, "spent", None)
+        if isinstance(unfinished, Usage):
+            usage = usage + unfinished
+        return usage, self.energy_of(usage, sum(step.tool_seconds for step in steps))
 
     def close(self) -> None:
         if self.reader is not None:
@@ -172,6 +215,7 @@ def build_assistant(
             "num_ctx": options.num_ctx,
         },
         keep_alive=options.keep_alive,
+        caps=settings.num_predict_caps(),
     )
     info = model.info()  # also fails early, with a hint, when the server or model is missing
     notes: list[str] = []

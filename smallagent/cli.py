@@ -254,20 +254,29 @@ def ask(
     seed: SeedOption = 0,
     temperature: TemperatureOption = 0.0,
     max_wh: MaxWhOption = None,
+    max_seconds: Annotated[
+        float | None,
+        typer.Option(help="Stop with a partial answer past this many seconds in all."),
+    ] = None,
     device_watts: DeviceWattsOption = None,
     grid_intensity: GridOption = None,
 ) -> None:
     """Answer a question with the agent: live step-by-step trace, sources, and the energy used."""
+    from dataclasses import replace
+
     from smallagent.assistant import build_assistant
-    from smallagent.trace import render_result, render_step, result_event, step_event
+    from smallagent.trace import LiveReply, render_result, render_step, result_event, step_event
 
     settings = _settings(ctx)
     if not question.strip():
         raise SmallagentError("the question is empty", hint='smallagent ask "your question"')
+    if max_seconds is not None and max_seconds <= 0:
+        raise SmallagentError("--max-seconds must be positive")
     options = _ask_options(
         workdir, no_shell, allow_shell, max_steps, num_ctx, seed, temperature, max_wh,
         device_watts, grid_intensity,
     )  # fmt: skip
+    options = replace(options, max_seconds=max_seconds)
     console = _console(stderr=as_json or quiet)  # stdout carries only the JSONL or the answer
     trace_handle = None
     if trace_file is not None:
@@ -275,24 +284,31 @@ def ask(
             trace_handle = trace_file.open("w", encoding="utf-8")
         except OSError as error:
             raise SmallagentError(f"cannot write --trace {trace_file}: {error.strerror}") from None
-    assistant = build_assistant(settings, options, _confirm_in_terminal(not as_json))
+
+    def emit(event: dict[str, Any]) -> None:
+        line = json.dumps(event, ensure_ascii=False, default=str)
+        if as_json:
+            typer.echo(line)
+        if trace_handle is not None:
+            trace_handle.write(line + "\n")
+            trace_handle.flush()
+
+    assistant = None
+    steps: list[Any] = []
     try:
+        assistant = build_assistant(settings, options, _confirm_in_terminal(not as_json))
         for note in assistant.notes:
             console.print(f"[yellow]note:[/] {note}")
-
-        def emit(event: dict[str, Any]) -> None:
-            line = json.dumps(event, ensure_ascii=False, default=str)
-            if as_json:
-                typer.echo(line)
-            if trace_handle is not None:
-                trace_handle.write(line + "\n")
-                trace_handle.flush()
-
-        run = assistant.ask(question)
-        for step in run:
-            emit(step_event(step))
-            if not as_json and not quiet:
-                render_step(console, step, options.num_ctx)
+        live = LiveReply(console) if console.is_terminal and not (as_json or quiet) else None
+        run = assistant.ask(question, on_text=live.add if live else None)
+        with live or contextlib.nullcontext():
+            for step in run:
+                steps.append(step)
+                emit(step_event(step))
+                if live is not None:
+                    live.clear()
+                if not as_json and not quiet:
+                    render_step(console, step, options.num_ctx)
         result = run.result
         assert result is not None
         sources = assistant.sources.cited(result.answer)
@@ -302,10 +318,41 @@ def ask(
             typer.echo(result.answer)
         elif not as_json:
             render_result(console, result, sources, energy, options.workdir)
+    except (SmallagentError, KeyboardInterrupt) as error:
+        _account_for_failure(emit, console, assistant, options, steps, error, settings.model)
+        raise
     finally:
-        assistant.close()
+        if assistant is not None:
+            assistant.close()
         if trace_handle is not None:
             trace_handle.close()
+
+
+def _account_for_failure(
+    emit: Callable[[dict[str, Any]], None],
+    console: Console,
+    assistant: Any,
+    options: Any,
+    steps: list[Any],
+    error: BaseException,
+    model: str,
+) -> None:
+    """A question that failed still ends with what it spent: the JSON error event, and a line."""
+    from smallagent.energy import run_energy
+    from smallagent.trace import error_event, render_spent
+    from smallagent.types import Usage
+
+    if assistant is not None:
+        usage, energy = assistant.spent(steps, error)
+    else:  # nothing reached the model
+        usage, energy = Usage(), run_energy(Usage(), 0.0, options.energy, None)
+    if isinstance(error, SmallagentError):
+        message, hint, code = error.message, error.hint, error.exit_code
+    else:
+        message, hint, code = "interrupted", "", 130
+    emit(error_event(message, hint, code, steps, usage, energy, {"model": model}))
+    if assistant is not None:
+        render_spent(console, steps, usage, energy)
 
 
 @app.command()
@@ -324,7 +371,7 @@ def chat(
 ) -> None:
     """Talk with the agent over several turns: /reset, /sources, /energy, /exit."""
     from smallagent.assistant import build_assistant
-    from smallagent.trace import render_energy, render_result, render_step
+    from smallagent.trace import LiveReply, render_energy, render_result, render_step
 
     settings = _settings(ctx)
     options = _ask_options(
@@ -363,9 +410,17 @@ def chat(
             if line.startswith("/"):
                 console.print("[yellow]commands: /reset /sources /energy /exit[/]")
                 continue
-            run = assistant.ask(line, history=_fit_history(history, options.num_ctx // 2))
-            for step in run:
-                render_step(console, step, options.num_ctx)
+            live = LiveReply(console) if console.is_terminal else None
+            run = assistant.ask(
+                line,
+                history=_fit_history(history, options.num_ctx // 2),
+                on_text=live.add if live else None,
+            )
+            with live or contextlib.nullcontext():
+                for step in run:
+                    if live is not None:
+                        live.clear()
+                    render_step(console, step, options.num_ctx)
             last = run.result
             assert last is not None
             sources = assistant.sources.cited(last.answer)
@@ -634,8 +689,8 @@ def models_pull(
                     total=update.total or None,
                 )
     except OllamaUnavailableError as error:
-        if "connection refused" in error.message or "timed out" in error.message:
-            raise
+        if error.message.startswith("cannot reach Ollama") or "did not answer" in error.message:
+            raise  # the server itself, not the registry behind it
         raise OllamaUnavailableError(
             f"could not pull {name}: {error.message}",
             hint="the Ollama registry may be unreachable; register a local GGUF with "

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from smallagent.errors import ConfigError
+from smallagent.types import Purpose
 
 PROJECT_CONFIG_NAME = "smallagent.toml"
 DEFAULT_OLLAMA_PORT = 11434
@@ -28,7 +29,12 @@ ENVIRONMENT_NAMES: dict[str, tuple[str, ...]] = {
     "embedding_model": ("SMALLAGENT_EMBEDDING_MODEL",),
     "embedding_precision": ("SMALLAGENT_EMBEDDING_PRECISION",),
     "request_timeout_s": ("SMALLAGENT_REQUEST_TIMEOUT",),
+    "num_predict_plan": ("SMALLAGENT_NUM_PREDICT_PLAN",),
+    "num_predict_tool": ("SMALLAGENT_NUM_PREDICT_TOOL",),
+    "num_predict_answer": ("SMALLAGENT_NUM_PREDICT_ANSWER",),
 }
+CAP_SETTINGS = ("num_predict_plan", "num_predict_tool", "num_predict_answer")
+SMALLEST_CAP = 16  # fewer tokens cannot hold a tool call
 
 
 @dataclass(frozen=True)
@@ -42,10 +48,24 @@ class Settings:
     # (docs/benchmarks.md); --precision fp32 or this setting gives full precision.
     embedding_precision: str = "int8"
     request_timeout_s: float = 600.0
+    # The most tokens Ollama may generate for each kind of request (its `num_predict`): the longest
+    # reply of each kind seen with Qwen2.5-Coder 1.5B on the example questions, with headroom
+    # (docs/benchmarks.md, "Generation caps"). A reply cut at a cap goes back to the model as a
+    # mistake; without caps, a small model caught in a loop generated for ten minutes.
+    num_predict_plan: int = 512
+    num_predict_tool: int = 384
+    num_predict_answer: int = 384
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def source_of(self, name: str) -> str:
         return self.sources.get(name, "default")
+
+    def num_predict_caps(self) -> dict[Purpose, int]:
+        return {
+            "plan": self.num_predict_plan,
+            "tool": self.num_predict_tool,
+            "answer": self.num_predict_answer,
+        }
 
 
 SETTING_NAMES = tuple(f.name for f in fields(Settings) if f.name != "sources")
@@ -86,6 +106,17 @@ def normalize_host(value: str) -> str:
 
 def _coerce(name: str, raw: Any, origin: str, base_dir: Path) -> Any:
     """Check and convert one raw value; paths from a file are relative to that file."""
+    if name in CAP_SETTINGS:
+        try:
+            tokens = int(str(raw).strip()) if not isinstance(raw, bool) else None
+        except ValueError:
+            tokens = None
+        if tokens is None or tokens < SMALLEST_CAP:
+            raise ConfigError(
+                f"{origin}: {name} must be a whole number of tokens, at least {SMALLEST_CAP}; "
+                f"got {raw!r}"
+            )
+        return tokens
     if name == "request_timeout_s":
         try:
             seconds = float(raw)

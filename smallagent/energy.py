@@ -293,7 +293,12 @@ def run_energy(
         model_wh, source = measured_joules / 3600, f"measured ({measured_by})"
     else:
         model_wh = settings.device_watts * compute_s / 3600
-        source = f"modeled: {settings.device_label} x {compute_s:.1f} s reported by Ollama"
+        timed_by = (
+            "reported by Ollama, partly estimated from elapsed time (a reply was cut short)"
+            if usage.estimated
+            else "reported by Ollama"
+        )
+        source = f"modeled: {settings.device_label} x {compute_s:.1f} s {timed_by}"
     return RunEnergy(
         model_wh=model_wh,
         model_source=source,

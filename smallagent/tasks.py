@@ -499,7 +499,21 @@ def assistant_executor(
             if "search" in task_settings.tools and "search" not in assistant.tools:
                 problem = "; ".join(assistant.notes) or "no search tool"
                 return TaskResult(task.id, model, "error", fingerprint, error=problem)
-            result = assistant.ask(task.prompt).run()
+            run = assistant.ask(task.prompt)
+            steps: list[Any] = []
+            try:
+                steps.extend(run)
+            except (OllamaUnavailableError, ModelNotFoundError):
+                raise  # the run cannot proceed (see `guarded`)
+            except SmallagentError as error:  # e.g. a timeout: this task failed, with its cost
+                usage, energy = assistant.spent(steps, error)
+                return TaskResult(
+                    task.id, model, "error", fingerprint, stop_reason="error",
+                    **_spending(steps, usage, energy, started, options.energy.device_label),
+                    error=error.message,
+                )  # fmt: skip
+            result = run.result
+            assert result is not None
             energy = assistant.energy(result)
             cited = [source.path for source in assistant.sources.cited(result.answer)]
             run_command = command_runner(task_settings.workdir, allow_shell)
@@ -522,20 +536,7 @@ def assistant_executor(
                 complete=result.complete,
                 stop_reason=result.stop_reason,
                 checks=outcomes,
-                steps=len(result.steps),
-                tool_calls=sum(1 for step in result.steps if step.kind == "tool"),
-                prompt_tokens=result.usage.prompt_tokens,
-                generated_tokens=result.usage.generated_tokens,
-                seconds=time.perf_counter() - started,
-                wh=energy.total_wh,
-                energy_source=(
-                    energy.model_source
-                    if energy.model_source.startswith("measured")
-                    else f"modeled: {options.energy.device_label}"
-                ),
-                gco2e=energy.gco2e,
-                same_method_wh=energy.small_model_same_method_wh or 0.0,
-                reference_wh=energy.reference_wh,
+                **_spending(steps, result.usage, energy, started, options.energy.device_label),
                 error=problem,
             )
         finally:
@@ -550,6 +551,31 @@ def assistant_executor(
             return TaskResult(task.id, model, "error", task.fingerprint(), error=error.message)
 
     return guarded
+
+
+def _spending(
+    steps: Sequence[Any], usage: Any, energy: Any, started: float, device_label: str
+) -> dict[str, Any]:
+    """A task's work and cost, the same fields whether it finished or failed part way."""
+    source = (
+        energy.model_source
+        if energy.model_source.startswith("measured")
+        else f"modeled: {device_label}"
+    )
+    if usage.estimated:
+        source += " (partly estimated from elapsed time: a reply was cut short)"
+    return {
+        "steps": len(steps),
+        "tool_calls": sum(1 for step in steps if step.kind == "tool"),
+        "prompt_tokens": usage.prompt_tokens,
+        "generated_tokens": usage.generated_tokens,
+        "seconds": time.perf_counter() - started,
+        "wh": energy.total_wh,
+        "energy_source": source,
+        "gco2e": energy.gco2e,
+        "same_method_wh": energy.small_model_same_method_wh or 0.0,
+        "reference_wh": energy.reference_wh,
+    }
 
 
 # ---------------------------------------------------------------- summaries and reports

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from smallagent.agent import Result, Step
 from smallagent.energy import RunEnergy
 from smallagent.tools import Source
+from smallagent.types import Usage
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -43,6 +44,7 @@ def render_step(console: Console, step: Step, num_ctx: int) -> None:
         f"{' [dim](' + step.form + ')[/]' if step.form not in ('none', 'native') else ''} "
         f"[dim]· {usage.prompt_tokens} prompt tok in {usage.prompt_eval_s:.2f} s, "
         f"{usage.generated_tokens} generated in {usage.eval_s:.2f} s"
+        f"{' (estimated: the reply was cut short)' if usage.estimated else ''}"
         f"{f', tool {step.tool_seconds:.2f} s' if step.tool_seconds else ''}[/]"
     )
     if step.thought and step.kind != "answer":
@@ -107,6 +109,7 @@ _STOP_TEXT = {
     "max_steps": "step budget used up; raise --max-steps",
     "max_failures": "too many malformed or failed calls in a row",
     "budget": "energy budget --max-wh reached",
+    "max_seconds": "time limit --max-seconds reached",
 }
 
 
@@ -123,7 +126,7 @@ def render_energy(console: Console, result: Result, energy: RunEnergy) -> None:
     reuse = cache_reuse(result.steps)
     console.print(
         f"[bold]work[/] {len(result.steps)} steps · {usage.prompt_tokens} prompt + "
-        f"{usage.generated_tokens} generated tokens (reported by Ollama) · "
+        f"{usage.generated_tokens} generated tokens ({_counted_by(usage)}) · "
         f"prompt eval {usage.prompt_eval_s:.1f} s, generation {usage.eval_s:.1f} s"
         + (
             f" · KV-cache reuse ≥{100 * reuse:.0f}% of prompt tokens (from durations)"
@@ -151,6 +154,70 @@ def render_energy(console: Console, result: Result, energy: RunEnergy) -> None:
         )
 
 
+def _counted_by(usage: Usage) -> str:
+    if usage.estimated:
+        return "reported by Ollama; estimated for a reply cut short"
+    return "reported by Ollama"
+
+
+def render_spent(console: Console, steps: Sequence[Step], usage: Usage, energy: RunEnergy) -> None:
+    """What a question that ended in an error had used by then: nothing goes unreported."""
+    console.print(
+        f"[bold]spent before it stopped[/] {len(steps)} finished steps · {usage.prompt_tokens} "
+        f"prompt + {usage.generated_tokens} generated tokens ({_counted_by(usage)}) · "
+        f"{energy.total_wh:.4f} Wh (model {energy.model_source}) · {energy.gco2e:.3f} gCO2e",
+        soft_wrap=True,
+    )
+
+
+def stream_tail(text: str, lines: int = 3, width: int = 100) -> str:
+    """The end of a reply as it streams: its last few lines, each cut to the width.
+
+    >>> stream_tail("one\ntwo\nthree\nfour", lines=2)
+    'three\nfour'
+    """
+    kept = text.rstrip("\n").split("\n")[-lines:]
+    return "\n".join(line if len(line) <= width else "…" + line[-(width - 1) :] for line in kept)
+
+
+class LiveReply:
+    """The reply being generated, shown below the trace while it streams (on a terminal).
+
+    Use as a context manager; `add` is the model's `on_text`; `clear` when a step is printed.
+    """
+
+    def __init__(self, console: Console) -> None:
+        from rich.live import Live
+
+        self.console = console
+        self.text = ""
+        self.pieces = 0
+        self._live = Live(console=console, transient=True, refresh_per_second=8)
+
+    def __enter__(self) -> LiveReply:
+        self._live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._live.stop()
+
+    def add(self, piece: str) -> None:
+        from rich.text import Text
+
+        self.text += piece
+        self.pieces += 1
+        width = max(20, self.console.width - 4)
+        view = Text(f"  generating · {self.pieces} tokens\n", style="dim")
+        view.append(stream_tail(self.text, width=width), style="italic dim")
+        self._live.update(view)
+
+    def clear(self) -> None:
+        from rich.text import Text
+
+        self.text, self.pieces = "", 0
+        self._live.update(Text(""), refresh=True)  # before the step is printed above it
+
+
 def step_event(step: Step) -> dict[str, Any]:
     event = asdict(step)
     event["type"] = "step"
@@ -170,18 +237,44 @@ def result_event(
         "forms": dict(result.forms),
         "kv_cache_reuse": cache_reuse(result.steps),
         "sources": [asdict(source) for source in sources],
-        "energy": {
-            "total_wh": energy.total_wh,
-            "model_wh": energy.model_wh,
-            "model_source": energy.model_source,
-            "tools_wh": energy.tools_wh,
-            "load_wh": energy.load_wh,
-            "gco2e": energy.gco2e,
-            "grid_gco2_per_kwh": energy.grid_gco2_per_kwh,
-            "reference_params_billion": energy.reference_params_billion,
-            "reference_wh": energy.reference_wh,
-            "small_model_same_method_wh": energy.small_model_same_method_wh,
-            "saving_percent": energy.saving_percent,
-        },
+        "energy": energy_fields(energy),
         **extra,
+    }
+
+
+def error_event(
+    message: str,
+    hint: str,
+    exit_code: int,
+    steps: Sequence[Step],
+    usage: Usage,
+    energy: RunEnergy,
+    extra: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The last event of a run that failed: what went wrong, and what it had spent by then."""
+    return {
+        "type": "error",
+        "message": message,
+        "hint": hint,
+        "exit_code": exit_code,
+        "steps": len(steps),
+        "usage": asdict(usage),
+        "energy": energy_fields(energy),
+        **extra,
+    }
+
+
+def energy_fields(energy: RunEnergy) -> dict[str, Any]:
+    return {
+        "total_wh": energy.total_wh,
+        "model_wh": energy.model_wh,
+        "model_source": energy.model_source,
+        "tools_wh": energy.tools_wh,
+        "load_wh": energy.load_wh,
+        "gco2e": energy.gco2e,
+        "grid_gco2_per_kwh": energy.grid_gco2_per_kwh,
+        "reference_params_billion": energy.reference_params_billion,
+        "reference_wh": energy.reference_wh,
+        "small_model_same_method_wh": energy.small_model_same_method_wh,
+        "saving_percent": energy.saving_percent,
     }

@@ -7,6 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 Role = Literal["system", "user", "assistant", "tool"]
+# What a request to the model is for; each has its own cap on generated tokens.
+# plan: the first request of a question (small models write their plan, then the first call);
+# tool: a later request with the tools offered (a call, or the answer from the results in view);
+# answer: a request for the answer alone, tools withheld.
+Purpose = Literal["plan", "tool", "answer"]
+PURPOSES: tuple[Purpose, ...] = ("plan", "tool", "answer")
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,11 @@ class Usage:
 
     Ollama counts cached prompt tokens in `prompt_tokens` but only times the uncached ones in
     `prompt_eval_s`, so energy must come from durations, never from token counts alone.
+
+    `estimated` is set when a figure is ours, not Ollama's: a reply stopped before its final chunk
+    (cut by smallagent, timed out, interrupted) never gets Ollama's counters, so its tokens are the
+    chunks received (one token each) and its durations the elapsed time, prompt up to the first
+    chunk, generation after it.
     """
 
     prompt_tokens: int = 0
@@ -37,6 +48,7 @@ class Usage:
     eval_s: float = 0.0
     load_s: float = 0.0
     total_s: float = 0.0
+    estimated: bool = False
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -46,6 +58,7 @@ class Usage:
             eval_s=self.eval_s + other.eval_s,
             load_s=self.load_s + other.load_s,
             total_s=self.total_s + other.total_s,
+            estimated=self.estimated or other.estimated,
         )
 
     @property
@@ -58,7 +71,10 @@ class ModelReply:
     message: Message
     usage: Usage
     model: str
+    # Ollama's ("stop", "length": cut at num_predict), or smallagent's own when it ended the
+    # stream: "length" (the server ignored the cap), "repetition", "time_limit" (--max-seconds).
     done_reason: str = ""
+    detail: str = ""  # why a reply was stopped early, in words, for the model and the trace
 
 
 @dataclass(frozen=True)
@@ -91,4 +107,6 @@ class Model(Protocol):
 
     name: str
 
-    def chat(self, messages: Sequence[Message], tools: Sequence[ToolSpec] = ()) -> ModelReply: ...
+    def chat(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), purpose: Purpose = "tool"
+    ) -> ModelReply: ...

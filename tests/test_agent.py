@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from smallagent.agent import FORMAT_REMINDER, NO_EVIDENCE_REMINDER, AgentConfig, AgentRun
 from smallagent.tools import make_final_answer_tool, make_tool
-from smallagent.types import Message, ModelReply, ToolCall, ToolSpec, Usage
+from smallagent.types import Message, ModelReply, Purpose, ToolCall, ToolSpec, Usage
 
 
 class ScriptedModel:
@@ -14,15 +14,21 @@ class ScriptedModel:
 
     name = "scripted"
 
-    def __init__(self, replies: Sequence[str | ToolCall]) -> None:
+    def __init__(self, replies: Sequence[str | ToolCall | ModelReply]) -> None:
         self.replies = list(replies)
         self.seen: list[list[Message]] = []
         self.tools_seen: list[list[ToolSpec]] = []
+        self.purposes: list[Purpose] = []
 
-    def chat(self, messages: Sequence[Message], tools: Sequence[ToolSpec] = ()) -> ModelReply:
+    def chat(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), purpose: Purpose = "tool"
+    ) -> ModelReply:
         self.seen.append(list(messages))
         self.tools_seen.append(list(tools))
+        self.purposes.append(purpose)
         reply = self.replies.pop(0)
+        if isinstance(reply, ModelReply):
+            return reply
         message = (
             Message("assistant", "", tool_calls=(reply,))
             if isinstance(reply, ToolCall)
@@ -57,7 +63,7 @@ TOOLS = {
 }
 
 
-def run(replies: Sequence[str | ToolCall], **config: object):  # type: ignore[no-untyped-def]
+def run(replies: Sequence[str | ToolCall | ModelReply], **config: object):  # type: ignore[no-untyped-def]
     model = ScriptedModel(replies)
     agent = AgentRun(model, TOOLS, "system", "question?", AgentConfig(**config))  # type: ignore[arg-type]
     steps = list(agent)
@@ -264,3 +270,68 @@ def test_reminded_twice_and_still_answering_blind_the_loop_searches_for_it() -> 
     assert result.answer == "About 51 days [1]."
     assert result.forms["fallback_search"] == 1
     assert model.seen[3][-2] == Message("assistant", "", tool_calls=(searched.call,))
+
+
+def cut(reason: str, content: str = "w1 w2 w3", *calls: ToolCall) -> ModelReply:
+    """A reply stopped early, as OllamaModel returns it."""
+    detail = {"length": "cut at the 30-token cap for a tool step", "repetition": "it looped"}
+    return ModelReply(
+        Message("assistant", content, tool_calls=calls),
+        Usage(100, 31, 0.5, 3.0, estimated=True),
+        "scripted",
+        done_reason=reason,
+        detail=detail.get(reason, "the question's time ran out"),
+    )
+
+
+def test_each_request_says_what_it_is_for() -> None:
+    model, steps, _ = run(
+        [ToolCall("lookup", {"query": "a"}), ToolCall("lookup", {"query": "a"}), "It is a [1]."]
+    )
+    assert model.purposes == ["plan", "tool", "answer"]  # the repeat got an answer-only request
+    assert [step.purpose for step in steps] == ["plan", "tool", "answer"]
+
+
+def test_a_reply_cut_at_the_cap_is_a_mistake_the_model_is_told_about() -> None:
+    model, steps, result = run([cut("length"), ToolCall("lookup", {"query": "a"}), "It is a [1]."])
+    assert [(step.kind, step.done_reason) for step in steps] == [
+        ("error", "length"),
+        ("tool", ""),
+        ("answer", ""),
+    ]
+    assert steps[0].observation == (
+        "Your reply was stopped early: cut at the 30-token cap for a tool step. Reply again, "
+        "briefly: only one JSON tool call, or the answer itself in one or two sentences."
+    )
+    assert model.seen[1][-1] == Message("tool", steps[0].observation)
+    assert result.complete and result.usage.estimated
+
+
+def test_a_whole_call_written_before_a_loop_was_stopped_still_runs() -> None:
+    call = ToolCall("lookup", {"query": "tea"})
+    _, steps, _ = run([cut("repetition", "", call), "Tea [1]."])
+    assert [(step.kind, step.done_reason) for step in steps] == [
+        ("tool", "repetition"),
+        ("answer", ""),
+    ]
+    assert steps[0].observation.startswith("[1] found 'tea'")
+
+
+def test_an_answer_cut_short_is_not_taken_as_the_answer() -> None:
+    _, steps, result = run([ToolCall("lookup", {"query": "a"}), cut("length", "It is a and")] * 2)
+    assert [step.kind for step in steps[:2]] == ["tool", "error"]
+    assert result.answer != "It is a and"
+
+
+def test_running_out_of_time_stops_the_run_with_a_partial_answer() -> None:
+    call = ToolCall("lookup", {"query": "a"})
+    _, steps, result = run([call, cut("time_limit", "", ToolCall("lookup", {"query": "b"}))])
+    assert [step.kind for step in steps] == ["tool", "error"]  # the call made as time ran out
+    assert (result.stop_reason, result.complete) == ("max_seconds", False)
+    assert result.answer.startswith("What was found so far:\n[1] found 'a'")
+
+    clock = iter([False, True])
+    model = ScriptedModel([call, ToolCall("lookup", {"query": "b"}), "never asked"])
+    agent = AgentRun(model, TOOLS, "s", "q", out_of_time=lambda: next(clock))
+    result = agent.run()
+    assert (len(result.steps), result.stop_reason) == (2, "max_seconds")

@@ -105,3 +105,19 @@ def test_bad_config_file_names_the_problem(tmp_path: Path, content: str, message
 def test_missing_explicit_config_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         _load(tmp_path, config_file=tmp_path / "nope.toml")
+
+
+def test_generation_caps_come_from_the_layers_and_must_hold_a_call(tmp_path: Path) -> None:
+    assert _load(tmp_path).num_predict_caps() == {"plan": 512, "tool": 384, "answer": 384}
+    (tmp_path / "smallagent.toml").write_text("num_predict_plan = 900\nnum_predict_answer = 200\n")
+    settings = _load(tmp_path, environ={"SMALLAGENT_NUM_PREDICT_ANSWER": "256"})
+    assert settings.num_predict_caps() == {"plan": 900, "tool": 384, "answer": 256}
+    assert settings.source_of("num_predict_answer") == "$SMALLAGENT_NUM_PREDICT_ANSWER"
+    for bad in (
+        "num_predict_tool = 8\n",
+        'num_predict_tool = "lots"\n',
+        "num_predict_tool = 1.5\n",
+    ):
+        (tmp_path / "smallagent.toml").write_text(bad)
+        with pytest.raises(ConfigError, match="num_predict_tool must be a whole number of tokens"):
+            _load(tmp_path)

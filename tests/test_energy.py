@@ -80,7 +80,7 @@ def test_the_metered_model_adds_what_every_counter_moved_during_each_call() -> N
     class Model:
         name = "m"
 
-        def chat(self, messages: object, tools: object = ()) -> ModelReply:
+        def chat(self, messages: object, tools: object = (), purpose: str = "tool") -> ModelReply:
             cpu[0] += 3.0  # joules spent while the model answered
             gpu[0] += 40.0
             return ModelReply(Message("assistant", "hi"), Usage(), "m")

@@ -109,7 +109,7 @@ def test_a_refusal_reaches_the_model_as_a_mistake_not_a_result(workdir: Path) ->
                 ToolCall("shell", {"command": "ls"}),
             ]
 
-        def chat(self, messages: object, tools: object = ()) -> ModelReply:
+        def chat(self, messages: object, tools: object = (), purpose: str = "tool") -> ModelReply:
             call = self.replies.pop(0)
             return ModelReply(Message("assistant", "", tool_calls=(call,)), Usage(), "scripted")
 

@@ -38,3 +38,43 @@ def test_a_search_the_loop_ran_is_labelled_as_such() -> None:
 def test_a_prompt_near_num_ctx_is_flagged() -> None:
     assert "warning: the prompt filled 8000 of num_ctx=8192" in rendered(step("native", 8000))
     assert "warning" not in rendered(step("native", 600))
+
+
+def test_a_step_cut_short_says_its_figures_are_estimated() -> None:
+    from dataclasses import replace
+
+    cut = replace(step("native"), usage=Usage(600, 31, 1.5, 2.0, estimated=True))
+    assert "31 generated in 2.00 s (estimated: the reply was cut short)" in rendered(cut)
+    assert "estimated" not in rendered(step("native"))
+
+
+def test_what_a_failed_question_spent_is_printed_and_sent_as_an_event() -> None:
+    from smallagent.energy import default_energy_settings, run_energy
+    from smallagent.trace import error_event, render_spent
+
+    usage = Usage(600, 31, 1.5, 2.0, estimated=True)
+    energy = run_energy(usage, 0.25, default_energy_settings(cores=2), 1.5)
+    console = Console(record=True, width=300)
+    render_spent(console, [step("native")], usage, energy)
+    text = console.export_text()
+    assert "spent before it stopped 1 finished steps · 600 prompt + 31 generated tokens" in text
+    assert "(reported by Ollama; estimated for a reply cut short)" in text
+    assert "partly estimated from elapsed time" in text
+    event = error_event("timed out", "wait less", 124, [step("native")], usage, energy, {"m": 1})
+    assert (event["type"], event["exit_code"], event["steps"], event["m"]) == ("error", 124, 1, 1)
+    assert event["usage"]["estimated"] is True
+    assert event["energy"]["total_wh"] == energy.total_wh
+
+
+def test_the_live_view_shows_the_end_of_the_reply() -> None:
+    from smallagent.trace import LiveReply, stream_tail
+
+    assert stream_tail("one\ntwo\nthree\nfour", lines=2) == "three\nfour"
+    assert stream_tail("x" * 50, width=10) == "…" + "x" * 9
+    console = Console(record=True, width=80, force_terminal=True)
+    with LiveReply(console) as live:
+        for piece in ("Let ", "me ", "search."):
+            live.add(piece)
+        assert (live.text, live.pieces) == ("Let me search.", 3)
+        live.clear()
+        assert (live.text, live.pieces) == ("", 0)
