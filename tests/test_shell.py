@@ -198,7 +198,7 @@ def test_time_at_the_prompt_is_not_booked_as_tool_time(workdir: Path) -> None:
     class OneCall:
         name = "scripted"
 
-        def chat(self, messages: object, tools: object = ()) -> ModelReply:
+        def chat(self, messages: object, tools: object = (), purpose: str = "tool") -> ModelReply:
             call = ToolCall("shell", {"command": "true"})
             return ModelReply(Message("assistant", "", tool_calls=(call,)), Usage(), "scripted")
 
