@@ -40,7 +40,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from types import ModuleType
@@ -301,8 +301,12 @@ def run_peer(
 
 
 def run_all(
-    args: argparse.Namespace, by_split: dict[str, list[questions.Question]]
+    args: argparse.Namespace,
+    by_split: dict[str, list[questions.Question]],
+    save: Callable[[dict[str, Any], bool], None],
 ) -> dict[str, Any]:
+    """Runs every agent on every model; `save(outcome, complete)` after each batch, so a long run
+    that is stopped keeps what it finished."""
     chosen = by_split[args.split]
     if args.quick:
         chosen = questions.quick_sample(chosen)
@@ -327,8 +331,31 @@ def run_all(
     rows: list[report.Row] = []
     details: list[dict[str, Any]] = []
     unattributed: dict[str, int] = {}
+    aliases: dict[str, str] = {}
+    version = "unknown"
+
+    def _outcome() -> dict[str, Any]:
+        summaries: dict[str, dict[str, Any]] = {}
+        for model in args.models:
+            for agent in agents:
+                mine = [row for row in rows if row.model == model and row.agent == agent]
+                if mine:
+                    summaries.setdefault(model, {})[agent] = report.summarise(mine)
+        (run_dir / "details.json").write_text(json.dumps(details, indent=1, ensure_ascii=False))
+        return {
+            "rows": rows,
+            "summaries": summaries,
+            "unattributed": unattributed,
+            "run_dir": run_dir,
+            "aliases": aliases,
+            "ollama_version": version,
+            "energy": energy,
+            "chosen": chosen,
+        }
+
     with ollama_server(args.ollama_host, args.models) as host:
-        aliases = {model: model_alias(host, model, args.num_ctx) for model in args.models}
+        aliases.update({model: model_alias(host, model, args.num_ctx) for model in args.models})
+        version = server_version(host)
         factory = smallagent_tools(INDEX_DIR, INDEX_NAME, BUILD / "corpus")
         with ToolServer(factory) as tool_server:
             for position, model in enumerate(args.models):
@@ -392,23 +419,11 @@ def run_all(
                                 "agent_record": answer,
                             }
                         )
+                    save(_outcome(), False)
         version = server_version(host)
-    summaries: dict[str, dict[str, Any]] = {}
-    for model in args.models:
-        for agent in agents:
-            mine = [row for row in rows if row.model == model and row.agent == agent]
-            summaries.setdefault(model, {})[agent] = report.summarise(mine)
-    (run_dir / "details.json").write_text(json.dumps(details, indent=1, ensure_ascii=False))
-    return {
-        "rows": rows,
-        "summaries": summaries,
-        "unattributed": unattributed,
-        "run_dir": run_dir,
-        "aliases": aliases,
-        "ollama_version": version,
-        "energy": energy,
-        "chosen": chosen,
-    }
+    outcome = _outcome()
+    save(outcome, True)
+    return outcome
 
 
 # ---------------------------------------------------------------- the record
@@ -458,6 +473,56 @@ def peer_pins() -> dict[str, str]:
     return pins
 
 
+def write_record(
+    out: Path,
+    args: argparse.Namespace,
+    argv: Sequence[str] | None,
+    by_split: dict[str, list[questions.Question]],
+    outcome: dict[str, Any],
+    began: float,
+    complete: bool,
+) -> None:
+    chosen = outcome["chosen"]
+    command = [".venv/bin/python", "bench/qa_bench.py", *(sys.argv[1:] if argv is None else argv)]
+    record = {
+        "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "complete": complete,
+        "command": " ".join(shlex.quote(part) for part in command),
+        "machine": machine(),
+        "duration_s": round(time.perf_counter() - began, 1),
+        "split": args.split,
+        "quick": args.quick,
+        "question_set": {
+            "split_fingerprint": questions.fingerprint(by_split[args.split]),
+            "asked": len(chosen),
+            "by_kind": {kind: sum(q.kind == kind for q in chosen) for kind in questions.KINDS},
+        },
+        "settings": {
+            "max_steps": args.max_steps,
+            "num_ctx": args.num_ctx,
+            "temperature": 0,
+            "seed": 0,
+            "tools": TOOLS,
+            "aliases": outcome["aliases"],
+            "energy": f"modeled: {outcome['energy'].device_label} x the server's seconds per "
+            "request, measured by the recording proxy",
+        },
+        "versions": {
+            "smallagent": git_revision(),
+            "ollama": outcome["ollama_version"],
+            **peer_pins(),
+        },
+        "summary": outcome["summaries"],
+        "ratios_to_smallagent": report.ratios(outcome["summaries"]),
+        "unattributed_requests": outcome["unattributed"],
+        "questions": [asdict(row) for row in outcome["rows"]],
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_suffix(".partial")
+    partial.write_text(json.dumps(record, indent=1) + "\n")
+    partial.replace(out)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -500,58 +565,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"questions: {counts}; task files in {BUILD}")
         if args.prepare_only:
             return 0
-        outcome = run_all(args, by_split)
+        out = args.out or ROOT / "bench" / "results" / (
+            f"qa-{args.split}{'-quick' if args.quick else ''}.json"
+        )
+
+        def save(outcome: dict[str, Any], complete: bool) -> None:
+            write_record(out, args, argv, by_split, outcome, began, complete)
+
+        outcome = run_all(args, by_split, save)
     except (BenchError, fetch.FetchError, ValueError) as error:
         say(f"error: {error}")
         return 2
     except KeyboardInterrupt:
         say("interrupted")
         return 130
-    chosen = outcome["chosen"]
-    record = {
-        "date": dt.datetime.now().isoformat(timespec="seconds"),
-        "command": " ".join(
-            shlex.quote(part)
-            for part in [".venv/bin/python", "bench/qa_bench.py", *(argv or sys.argv[1:])]
-        ),
-        "machine": machine(),
-        "duration_s": round(time.perf_counter() - began, 1),
-        "split": args.split,
-        "quick": args.quick,
-        "question_set": {
-            "split_fingerprint": questions.fingerprint(by_split[args.split]),
-            "asked": len(chosen),
-            "by_kind": {kind: sum(q.kind == kind for q in chosen) for kind in questions.KINDS},
-        },
-        "settings": {
-            "max_steps": args.max_steps,
-            "num_ctx": args.num_ctx,
-            "temperature": 0,
-            "seed": 0,
-            "tools": TOOLS,
-            "aliases": outcome["aliases"],
-            "energy": f"modeled: {outcome['energy'].device_label} x the server's seconds per "
-            "request, measured by the recording proxy",
-        },
-        "versions": {
-            "smallagent": git_revision(),
-            "ollama": outcome["ollama_version"],
-            **peer_pins(),
-        },
-        "summary": outcome["summaries"],
-        "ratios_to_smallagent": report.ratios(outcome["summaries"]),
-        "unattributed_requests": outcome["unattributed"],
-        "questions": [asdict(row) for row in outcome["rows"]],
-    }
-    out = (
-        args.out
-        or ROOT / "bench" / "results" / f"qa-{args.split}{'-quick' if args.quick else ''}.json"
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=1) + "\n")
     print(report.markdown(outcome["summaries"]))
     say(f"results: {out}; answers and traces: {outcome['run_dir']}")
-    say(f"took {record['duration_s']:.0f} s")
+    say(f"took {time.perf_counter() - began:.0f} s")
     return 0
 
 

@@ -19,11 +19,11 @@ def read_manual(path: Path) -> tuple[list[OutlineNode], list[str]]:
         for entry in entries:
             if isinstance(entry, list):  # the children of the entry before it
                 if nodes:
-                    title, page, children = nodes[-1]
-                    nodes[-1] = (title, page, children + convert(entry))
+                    title, start, children = nodes[-1]
+                    nodes[-1] = (title, start, children + convert(entry))
                 continue
-            page = reader.get_destination_page_number(entry)
-            nodes.append((str(entry.title), -1 if page is None else page, []))
+            number = reader.get_destination_page_number(entry)
+            nodes.append((str(entry.title), -1 if number is None else number, []))
         return nodes
 
     pages = [page.extract_text() or "" for page in reader.pages]

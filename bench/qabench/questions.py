@@ -175,7 +175,7 @@ class ParagraphIndex:
         self.idf = {term: math.log(1 + total / len(ids)) for term, ids in self.postings.items()}
 
     def best_by_owner(self, question: str) -> dict[str, float]:
-        scores: Counter[int] = Counter()
+        scores: dict[int, float] = defaultdict(float)
         for term in content_terms(question):
             for number in self.postings.get(term, ()):
                 scores[number] += self.idf[term]
