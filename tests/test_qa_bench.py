@@ -29,7 +29,7 @@ from qabench.questions import Plan, Question  # noqa: E402
 
 # ---------------------------------------------------------------- a small SQuAD-shaped fixture
 
-SYLLABLES = "ka lo mi ra su te vo ni pa ze bu ro fe gi".split()
+SYLLABLES = ["ka", "lo", "mi", "ra", "su", "te", "vo", "ni", "pa", "ze", "bu", "ro", "fe", "gi"]
 
 
 def made_up(number: int) -> str:
@@ -48,7 +48,8 @@ def paragraph(number: int) -> tuple[str, list[dict[str, Any]]]:
         f"The {river} river flows through the {place} valley near the old mill. "
         f"It was first described in {year} by the explorer {person}, who mapped the whole "
         f"valley during a long summer journey."
-        + " The weather was mild." * (number % 5)  # files of different sizes
+        + " The weather was mild."
+        * (number % 5)  # files of different sizes
     )
     qas = [
         {
@@ -261,9 +262,7 @@ def test_pdf_questions_come_from_verified_numbered_sections(
     asked = [q for split in by_split.values() for q in split if q.kind == "pdf"]
     assert {q.origin for q in asked} <= {"1.1", "1.2", "2.1", "2.2"}
     title_form = next(q for q in asked if "what is the title of section" in q.prompt)
-    assert title_form.answers == (
-        {s.number: s.title for s in sections}[title_form.origin],
-    )
+    assert title_form.answers == ({s.number: s.title for s in sections}[title_form.origin],)
 
 
 def test_quick_sample_is_one_question_of_each_kind_in_split_order(
@@ -461,8 +460,13 @@ def test_shell_answers_match_the_commands(built: tuple[Path, dict[str, list[Ques
 
 
 def test_usage_is_read_from_every_response_shape() -> None:
-    native = {"done": True, "prompt_eval_count": 600, "eval_count": 40,
-              "prompt_eval_duration": 2_000_000_000, "eval_duration": 1_000_000_000}  # fmt: skip
+    native = {
+        "done": True,
+        "prompt_eval_count": 600,
+        "eval_count": 40,
+        "prompt_eval_duration": 2_000_000_000,
+        "eval_duration": 1_000_000_000,
+    }
     assert usage_of(json.dumps(native).encode()) == Usage(600, 40, 2.0, 1.0)
     stream = "\n".join(
         [json.dumps({"done": False, "message": {"content": "Hi"}}), json.dumps(native)]
@@ -480,8 +484,12 @@ def test_usage_is_read_from_every_response_shape() -> None:
 
 
 def test_request_text_reads_messages_and_content_parts() -> None:
-    body = {"messages": [{"role": "system", "content": "Be brief."},
-                         {"role": "user", "content": [{"type": "text", "text": "New task:\nQ?"}]}]}  # fmt: skip
+    body = {
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": [{"type": "text", "text": "New task:\nQ?"}]},
+        ]
+    }
     assert request_text(json.dumps(body).encode()) == "Be brief.\nNew task:\nQ?"
     assert request_text(b'{"prompt": "P"}') == "P"
     assert request_text(b"not json") == ""
@@ -493,10 +501,13 @@ def test_exchanges_are_attributed_to_the_longest_prompt_they_carry() -> None:
 
     prompts = {"a": "How many files?", "b": "How many files are in `wiki`?"}
     owned = attribute(
-        [exchange("system\nHow many files are in `wiki`?"), exchange("How many files?"),
-         exchange("unrelated")],
+        [
+            exchange("system\nHow many files are in `wiki`?"),
+            exchange("How many files?"),
+            exchange("unrelated"),
+        ],
         prompts,
-    )  # fmt: skip
+    )
     assert [len(owned[key]) for key in ("a", "b", "")] == [1, 1, 1]
 
 
@@ -513,9 +524,17 @@ def fake_ollama() -> Iterator[str]:
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers["Content-Length"]))
             if self.path == "/api/chat":
-                lines = [{"done": False, "message": {"content": "Hel"}},
-                         {"done": True, "message": {"content": "lo"}, "prompt_eval_count": 12,
-                          "eval_count": 2, "prompt_eval_duration": 5e8, "eval_duration": 1e8}]  # fmt: skip
+                lines = [
+                    {"done": False, "message": {"content": "Hel"}},
+                    {
+                        "done": True,
+                        "message": {"content": "lo"},
+                        "prompt_eval_count": 12,
+                        "eval_count": 2,
+                        "prompt_eval_duration": 5e8,
+                        "eval_duration": 1e8,
+                    },
+                ]
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-ndjson")
                 self.send_header("Transfer-Encoding", "chunked")
@@ -612,8 +631,21 @@ def test_tool_server_serves_smallagents_tools_to_the_peer_client(tmp_path: Path)
 
 
 def row(agent: str, kind: str, passed: bool, tokens: int, seconds: float) -> report.Row:
-    return report.Row(agent, "m", f"{agent}-{kind}-{tokens}", kind, "s", passed, "answer", 2,
-                      tokens, tokens // 10, seconds, seconds + 1, seconds / 360)  # fmt: skip
+    return report.Row(
+        agent,
+        "m",
+        f"{agent}-{kind}-{tokens}",
+        kind,
+        "s",
+        passed,
+        "answer",
+        2,
+        tokens,
+        tokens // 10,
+        seconds,
+        seconds + 1,
+        seconds / 360,
+    )
 
 
 def test_summaries_and_ratios_to_smallagent() -> None:
