@@ -236,11 +236,17 @@ def run_smallagent(
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        # The peers wait up to 1800 s for one model request; so does smallagent here (default 600:
+        # on a busy machine one request of the 0.5B model took over 10 minutes).
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "SMALLAGENT_REQUEST_TIMEOUT": "1800"},
     )
     (out / "smallagent.stdout").write_text(completed.stdout + completed.stderr)
     if completed.returncode not in (0, 1):
-        raise BenchError(f"smallagent run exited {completed.returncode}: {completed.stderr[-400:]}")
+        # The run stopped early (exit 2: e.g. the server timed out): keep what it finished; the
+        # questions it never reached are recorded as errors, and the other agents still run.
+        say(f"smallagent run exited {completed.returncode}: {completed.stderr.strip()[-300:]}")
+    if not results.exists():
+        return {}
     rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
     return {
         row["task_id"]: {
@@ -285,8 +291,10 @@ def run_peer(
     ]
     with (out / f"{name}.stderr").open("w") as log:
         completed = subprocess.run(command, stdout=log, stderr=log, check=False)
-    if completed.returncode != 0 or not results.exists():
-        raise BenchError(f"the {name} peer exited {completed.returncode} (log: {log.name})")
+    if completed.returncode != 0:
+        say(f"the {name} peer exited {completed.returncode} (log: {log.name}); keeping its answers")
+    if not results.exists():
+        return {}
 
     def no_commands(command: str, stdin: str) -> int | None:
         raise AssertionError("the benchmark's checks run no commands")
