@@ -176,21 +176,26 @@ def _post(host: str, path: str, payload: dict[str, Any], timeout: float = 900) -
         raise BenchError(f"cannot reach Ollama at {host}: {error}") from None
 
 
-def model_alias(host: str, base: str, num_ctx: int) -> str:
+def model_alias(host: str, base: str, num_ctx: int, num_predict: int | None = None) -> str:
     """`<base>-ctx<N>`: the base model with PARAMETER num_ctx N, so that OpenAI-compatible
-    clients, which cannot pass num_ctx, get the same context as the native ones."""
+    clients, which cannot pass num_ctx, get the same context as the native ones. With
+    `num_predict`, also a cap on every reply of every agent (`-ctx<N>-max<M>`): a guard against a
+    runaway reply, which otherwise runs until the client's timeout."""
     name, _, tag = base.partition(":")
     alias = f"{name}:{tag or 'latest'}-ctx{num_ctx}"
+    parameters = {"num_ctx": num_ctx}
+    if num_predict:
+        alias += f"-max{num_predict}"
+        parameters["num_predict"] = num_predict
     _post(
         host,
         "/api/create",
-        {"model": alias, "from": base, "parameters": {"num_ctx": num_ctx}, "stream": False},
+        {"model": alias, "from": base, "parameters": parameters, "stream": False},
     )
-    shown = _post(host, "/api/show", {"model": alias})
-    if f"num_ctx {num_ctx}" not in " ".join(str(shown.get("parameters", "")).split()):
-        raise BenchError(
-            f"{alias} was created without num_ctx {num_ctx}: {shown.get('parameters')}"
-        )
+    shown = " ".join(str(_post(host, "/api/show", {"model": alias}).get("parameters", "")).split())
+    for key, value in parameters.items():
+        if f"{key} {value}" not in shown:
+            raise BenchError(f"{alias} was created without {key} {value}: {shown}")
     return alias
 
 
@@ -362,7 +367,12 @@ def run_all(
         }
 
     with ollama_server(args.ollama_host, args.models) as host:
-        aliases.update({model: model_alias(host, model, args.num_ctx) for model in args.models})
+        aliases.update(
+            {
+                model: model_alias(host, model, args.num_ctx, args.num_predict)
+                for model in args.models
+            }
+        )
         version = server_version(host)
         factory = smallagent_tools(INDEX_DIR, INDEX_NAME, BUILD / "corpus")
         with ToolServer(factory) as tool_server:
@@ -508,6 +518,7 @@ def write_record(
         "settings": {
             "max_steps": args.max_steps,
             "num_ctx": args.num_ctx,
+            "num_predict": args.num_predict,
             "temperature": 0,
             "seed": 0,
             "tools": TOOLS,
@@ -546,6 +557,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--max-steps", type=int, default=6, help="model calls per question, all agents"
     )
     parser.add_argument("--num-ctx", type=int, default=8192, help="context of the model alias")
+    parser.add_argument(
+        "--num-predict",
+        type=int,
+        help="also cap every reply of every agent at this many tokens (alias PARAMETER); "
+        "default: no cap, as each agent ships",
+    )
     parser.add_argument("--ollama-host", help="use this server (default: start a private one)")
     parser.add_argument(
         "--prepare-only", action="store_true", help="fetch, build and ingest; no run"
