@@ -348,12 +348,7 @@ def run_all(
     version = "unknown"
 
     def _outcome() -> dict[str, Any]:
-        summaries: dict[str, dict[str, Any]] = {}
-        for model in args.models:
-            for agent in agents:
-                mine = [row for row in rows if row.model == model and row.agent == agent]
-                if mine:
-                    summaries.setdefault(model, {})[agent] = report.summarise(mine)
+        summaries = report.summaries_of(rows)
         (run_dir / "details.json").write_text(json.dumps(details, indent=1, ensure_ascii=False))
         return {
             "rows": rows,
@@ -542,6 +537,21 @@ def write_record(
     partial.replace(out)
 
 
+def resummarise(path: Path) -> int:
+    """The summary and ratios of a results file, recomputed from its rows by this code."""
+    try:
+        record = json.loads(path.read_text())
+        rows = [report.Row(**row) for row in record["questions"]]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        say(f"error: {path} is not a results file of this benchmark ({error})")
+        return 2
+    record["summary"] = report.summaries_of(rows)
+    record["ratios_to_smallagent"] = report.ratios(record["summary"])
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    print(report.markdown(record["summary"]))
+    return 0
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -565,6 +575,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--ollama-host", help="use this server (default: start a private one)")
     parser.add_argument(
+        "--summarise",
+        type=Path,
+        metavar="RESULTS_JSON",
+        help="recompute the summary and ratios of a results file from its rows, and print them",
+    )
+    parser.add_argument(
         "--prepare-only", action="store_true", help="fetch, build and ingest; no run"
     )
     parser.add_argument(
@@ -577,6 +593,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown agent(s) {sorted(unknown)}" if unknown else "no model given")
     if args.max_steps < 1 or args.num_ctx < 1024:
         parser.error("--max-steps must be >= 1 and --num-ctx >= 1024")
+    if args.summarise:
+        return resummarise(args.summarise)
     began = time.perf_counter()
     # `kill` or `timeout` must still stop the private server and the agent being run: turn
     # SIGTERM into the KeyboardInterrupt that unwinds every `with` (subprocess.run kills its child).

@@ -673,3 +673,14 @@ def test_summaries_and_ratios_to_smallagent() -> None:
     assert ratio["wh_per_success"] == pytest.approx((100 / 360) / (40 / 360 / 2))
     table = report.markdown(summaries)
     assert "| m | smolagents | 1/2 | 1/1 | 0/1 |" in table
+
+
+def test_questions_an_agent_never_reached_fail_but_do_not_count_as_free() -> None:
+    reached = row("smallagent", "squad", False, 1000, 10.0)
+    missing = report.Row("smallagent", "m", "x", "pdf", "manual", False, "missing", 0, 0, 0,
+                         0.0, 0.0, 0.0)  # fmt: skip
+    summary = report.summarise([reached, missing])
+    assert summary["success"] == 0.0 and summary["missing"] == 1
+    assert summary["prompt_tokens_median"] == 1000  # not the median of 1000 and 0
+    assert summary["wh_per_question"] == pytest.approx(10 / 360)
+    assert "0/2 (1 not reached)" in report.markdown({"m": {"smallagent": summary}})

@@ -157,9 +157,11 @@ class RecordingProxy:
                     proxy.upstream_host, proxy.upstream_port, timeout=1800
                 )
                 received = bytearray()
+                status = 0
                 try:
                     upstream.request(self.command, self.path, body=body or None, headers=headers)
                     response = upstream.getresponse()
+                    status = response.status
                     self.send_response(response.status)
                     for key, value in response.getheaders():
                         if key.lower() not in HOP_BY_HOP:
@@ -176,20 +178,21 @@ class RecordingProxy:
                         self.wfile.flush()
                     self.wfile.write(b"0\r\n\r\n")
                     self.wfile.flush()
-                    status = response.status
                 finally:
+                    # Recorded even when the client gave up or the server failed: the server's
+                    # time was spent all the same.
                     upstream.close()
-                if self.path.split("?")[0] in MODEL_PATHS:
-                    exchange = Exchange(
-                        path=self.path,
-                        status=status,
-                        started=started,
-                        seconds=time.perf_counter() - clock,
-                        usage=usage_of(bytes(received)),
-                        request_text=request_text(body),
-                    )
-                    with proxy._lock:
-                        proxy.exchanges.append(exchange)
+                    if self.path.split("?")[0] in MODEL_PATHS:
+                        exchange = Exchange(
+                            path=self.path,
+                            status=status,
+                            started=started,
+                            seconds=time.perf_counter() - clock,
+                            usage=usage_of(bytes(received)),
+                            request_text=request_text(body),
+                        )
+                        with proxy._lock:
+                            proxy.exchanges.append(exchange)
 
             do_GET = do_POST = do_HEAD = do_DELETE = do_PUT = _relay
 

@@ -42,7 +42,11 @@ def _mean(values: Sequence[float]) -> float | None:
 
 
 def summarise(rows: Sequence[Row]) -> dict[str, Any]:
-    """Success by kind, token and time medians/means, and energy per question and per success."""
+    """Success by kind, token and time medians/means, and energy per question and per success.
+
+    A question the agent never got to (its run stopped early: stop "missing") counts as failed,
+    but is left out of the token, time and energy figures, which would otherwise read zero.
+    """
     passed = sum(row.passed for row in rows)
     by_kind = {}
     for kind in KINDS:
@@ -51,31 +55,43 @@ def summarise(rows: Sequence[Row]) -> dict[str, Any]:
             hits = sum(row.passed for row in mine)
             by_kind[kind] = {"passed": hits, "questions": len(mine), "rate": hits / len(mine)}
     answerable = [row for row in rows if row.kind != "unanswerable"]
-    total_wh = sum(row.wh for row in rows)
+    ran = [row for row in rows if row.stop != "missing"]
+    total_wh = sum(row.wh for row in ran)
     return {
         "questions": len(rows),
         "passed": passed,
+        "missing": len(rows) - len(ran),
         "success": passed / len(rows) if rows else None,
         "answerable_success": (
             sum(row.passed for row in answerable) / len(answerable) if answerable else None
         ),
         "by_kind": by_kind,
-        "prompt_tokens_median": _median([row.prompt_tokens for row in rows]),
-        "prompt_tokens_mean": _mean([row.prompt_tokens for row in rows]),
-        "generated_tokens_median": _median([row.generated_tokens for row in rows]),
-        "generated_tokens_mean": _mean([row.generated_tokens for row in rows]),
-        "requests_mean": _mean([row.requests for row in rows]),
-        "wall_s_median": _median([row.wall_seconds for row in rows]),
-        "wall_s_mean": _mean([row.wall_seconds for row in rows]),
-        "wall_s_total": sum(row.wall_seconds for row in rows),
-        "model_s_total": sum(row.model_seconds for row in rows),
+        "prompt_tokens_median": _median([row.prompt_tokens for row in ran]),
+        "prompt_tokens_mean": _mean([row.prompt_tokens for row in ran]),
+        "generated_tokens_median": _median([row.generated_tokens for row in ran]),
+        "generated_tokens_mean": _mean([row.generated_tokens for row in ran]),
+        "requests_mean": _mean([row.requests for row in ran]),
+        "wall_s_median": _median([row.wall_seconds for row in ran]),
+        "wall_s_mean": _mean([row.wall_seconds for row in ran]),
+        "wall_s_total": sum(row.wall_seconds for row in ran),
+        "model_s_total": sum(row.model_seconds for row in ran),
         "wh_total": total_wh,
-        "wh_per_question": total_wh / len(rows) if rows else None,
+        "wh_per_question": total_wh / len(ran) if ran else None,
         "wh_per_success": total_wh / passed if passed else None,
         "stops": {
             stop: sum(row.stop == stop for row in rows) for stop in sorted({r.stop for r in rows})
         },
     }
+
+
+def summaries_of(rows: Sequence[Row]) -> dict[str, dict[str, Any]]:
+    """model -> agent -> summary, in the order the rows came."""
+    result: dict[str, dict[str, Any]] = {}
+    for model in dict.fromkeys(row.model for row in rows):
+        for agent in dict.fromkeys(row.agent for row in rows if row.model == model):
+            mine = [row for row in rows if row.model == model and row.agent == agent]
+            result.setdefault(model, {})[agent] = summarise(mine)
+    return result
 
 
 RATIO_KEYS = (
@@ -133,7 +149,8 @@ def markdown(summaries: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * (len(head) - 2)]
     for model, agents in summaries.items():
         for agent, s in agents.items():
-            cells = [model, agent, f"{s['passed']}/{s['questions']}"]
+            missing = f" ({s['missing']} not reached)" if s.get("missing") else ""
+            cells = [model, agent, f"{s['passed']}/{s['questions']}{missing}"]
             for kind in kinds:
                 k = s["by_kind"].get(kind)
                 cells.append(f"{k['passed']}/{k['questions']}" if k else "—")
