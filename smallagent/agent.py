@@ -161,14 +161,13 @@ class AgentRun:
                 turn = ParsedTurn((), turn.form, text, "asked for the answer, got another call")
             forms[turn.form] += 1
             seen_tools = any(step.kind == "tool" for step in steps)
-            cut = CUT_SHORT.get(reply.done_reason)
-            if cut and (not turn.calls or turn.problem or reply.done_reason == "time_limit"):
+            cut = ""
+            if reply.done_reason in CUT_SHORT:
                 # A reply stopped early is a mistake to tell the model about, not an answer; a
                 # whole call it made before the stop still runs (unless the time is up).
-                cut = reply.detail or cut
-                step = self._step(number, turn, reply.usage, model_seconds, seen_tools, cut)
-            else:
-                step = self._step(number, turn, reply.usage, model_seconds, seen_tools)
+                whole_call = turn.calls and not turn.problem and reply.done_reason != "time_limit"
+                cut = "" if whole_call else reply.detail or CUT_SHORT[reply.done_reason]
+            step = self._step(number, turn, reply.usage, model_seconds, seen_tools, cut)
             step = replace(step, purpose=purpose, done_reason=reply.done_reason)
             if step.form == "fallback_search" and step.call is not None:
                 forms[step.form] += 1

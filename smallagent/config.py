@@ -52,9 +52,9 @@ class Settings:
     # reply of each kind seen with Qwen2.5-Coder 1.5B on the example questions, with headroom
     # (docs/benchmarks.md, "Generation caps"). A reply cut at a cap goes back to the model as a
     # mistake; without caps, a small model caught in a loop generated for ten minutes.
-    num_predict_plan: int = 512
-    num_predict_tool: int = 384
-    num_predict_answer: int = 384
+    num_predict_plan: int = 640  # longest seen 361
+    num_predict_tool: int = 512  # longest seen 361 (a plan written again), 352 for an answer
+    num_predict_answer: int = 512  # the answer alone: the longest answer seen was 352
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def source_of(self, name: str) -> str:

@@ -108,10 +108,10 @@ def test_missing_explicit_config_file_is_an_error(tmp_path: Path) -> None:
 
 
 def test_generation_caps_come_from_the_layers_and_must_hold_a_call(tmp_path: Path) -> None:
-    assert _load(tmp_path).num_predict_caps() == {"plan": 512, "tool": 384, "answer": 384}
+    assert _load(tmp_path).num_predict_caps() == {"plan": 640, "tool": 512, "answer": 512}
     (tmp_path / "smallagent.toml").write_text("num_predict_plan = 900\nnum_predict_answer = 200\n")
     settings = _load(tmp_path, environ={"SMALLAGENT_NUM_PREDICT_ANSWER": "256"})
-    assert settings.num_predict_caps() == {"plan": 900, "tool": 384, "answer": 256}
+    assert settings.num_predict_caps() == {"plan": 900, "tool": 512, "answer": 256}
     assert settings.source_of("num_predict_answer") == "$SMALLAGENT_NUM_PREDICT_ANSWER"
     for bad in (
         "num_predict_tool = 8\n",
