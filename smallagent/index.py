@@ -275,6 +275,16 @@ class IndexReader:
         expression = " OR ".join(f'"{phrase}"' for phrase in quoted if phrase)
         return self._match(expression, k) if expression else []
 
+    def contains_word(self, word: str) -> bool:
+        """Whether any chunk holds the word; words of four letters or more also match as a prefix
+        of four-fifths of them ("injur" for "injury" finds "injured", "mean" finds "meaning")."""
+        terms = fts_terms(word)
+        if len(terms) != 1:
+            return False
+        term = terms[0]
+        expression = f'"{term[: max(4, len(term) * 4 // 5)]}"*' if len(term) >= 4 else f'"{term}"'
+        return bool(self._match(expression, 1))
+
     def _match(self, expression: str, k: int) -> list[tuple[int, float]]:
         rows = self._db.execute(
             "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "

@@ -14,6 +14,16 @@ from typing import Any, Protocol
 from smallagent.index import IndexReader
 
 RRF_K = 60  # the constant of Cormack, Clarke & Buettcher (SIGIR 2009)
+# Words that carry no topic; matching them says nothing about where an answer is.
+_STOPWORD_TEXT = """a about above after again against all am an and any are as at be because been
+    before being
+    below between both but by can could did do does doing down during each few for from further had
+    has have having he her here hers him his how i if in into is it its itself just me more most my
+    no nor not now of off on once only or other our out over own same she should so some such than
+    that the their them then there these they this those through to too under until up very was we
+    were what when where which while who whom why will with would you your also one get got use
+    used like much many well even way thing things lot kind sort type name called"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
 class QueryEmbedder(Protocol):
@@ -62,6 +72,9 @@ _IDENTIFIER = re.compile(
 )
 
 
+_PATH_LIKE = re.compile(r"/|\w\.[A-Za-z]{1,5}$")
+
+
 def exact_terms(query: str) -> list[str]:
     """The query's words that must match as written: codes, numbers, identifiers, acronyms.
 
@@ -73,9 +86,53 @@ def exact_terms(query: str) -> list[str]:
 
 
 class Retriever:
+    """Hybrid search over one index, plus the cheap lexical facts the agent needs about a query."""
+
     def __init__(self, reader: IndexReader, embedder: QueryEmbedder) -> None:
         self.reader = reader
         self.embedder = embedder
+
+    def absent_words(self, query: str) -> list[str]:
+        """The query's topic words that no chunk of the index contains, as written in the query.
+
+        A question that names something the documents never mention is usually not answerable
+        from them; a small model, shown the nearest passages, answers it anyway. Saying which
+        words are absent (a fact, not a verdict) lets it say "not found". Paraphrases also land
+        here ("purchaser" for "bought"), so this informs the model; it decides nothing.
+        """
+        absent: list[str] = []
+        for word in dict.fromkeys(re.findall(r"\w+", query)):
+            lowered = word.lower()
+            if len(lowered) < 3 or lowered in STOPWORDS or lowered.isdigit():
+                continue
+            if not self.reader.contains_word(lowered):
+                absent.append(word)
+        return absent
+
+    def unknown_names(self, question: str) -> list[str]:
+        """The names the question uses (capitalised inside the sentence, or codes) that no
+        document contains: a question about Haliburton cannot be answered from documents that
+        never mention Haliburton, and a small model shown the nearest passages answers anyway.
+
+        >>> class Index:
+        ...     def contains_word(self, word): return word in {"edelman", "foot"}
+        ...     def exact(self, phrases, k): return [(1, 1.0)] if phrases == ["QX-7"] else []
+        >>> question = "Did Edelman or Haliburton see QX-7 or E-22 in a/Log.txt?"
+        >>> Retriever(Index(), None).unknown_names(question)
+        ['Haliburton', 'E-22']
+        """
+        words = [word.strip(".,;:!?()[]{}\"'`") for word in question.split()]
+        codes = set(exact_terms(question))
+        unknown: list[str] = []
+        for position, word in enumerate(words):
+            if not word or word in unknown or _PATH_LIKE.search(word):
+                continue  # a path or file name is for the file system to judge, not the index
+            if word in codes:
+                if not self.reader.exact([word], 1):
+                    unknown.append(word)
+            elif position and word[0].isupper() and self.absent_words(word) == [word]:
+                unknown.append(word)
+        return unknown
 
     def search(self, query: str, k: int = 5, candidates: int = 50) -> list[Hit]:
         pool = max(candidates, k)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from smallagent.shell import ShellPolicy, before_pipe
+from smallagent.snippets import passage_view
 from smallagent.types import ToolSpec
 
 
@@ -224,6 +225,8 @@ def _display(path: str, root: Path) -> str:
 
 
 def make_search_tool(retriever: Any, sources: SourceRegistry, root: Path, chars: int) -> Tool:
+    root = root.resolve()  # indexed paths are absolute; shown relative to the working directory
+
     def search(query: str, k: int = 4) -> str:
         """Search the ingested documents; returns numbered passages to cite as [n].
 
@@ -233,21 +236,70 @@ def make_search_tool(retriever: Any, sources: SourceRegistry, root: Path, chars:
         """
         # At least 3: the 1.5B model asked for k=1 and its answer was ranked third.
         hits = retriever.search(query, k=max(3, min(k, 8)))
+        absent = retriever.absent_words(query) if hasattr(retriever, "absent_words") else []
+        note = f"No document contains: {', '.join(absent)}." if absent else ""
+        lines = [path_facts(path, root) for path in named_paths(query, root)]
         if not hits:
-            return "No passages found. Try other words."
-        lines = []
+            return "\n".join([*lines, note or "No passages found. Try other words."])
         for hit in hits:
             number = sources.number(hit.path, hit.page, hit.heading)
             sources.remember(number, hit.text)
             where = _display(hit.path, root) + (f", page {hit.page}" if hit.page else "")
-            text = " ".join(hit.text.split())
-            if len(text) > chars:
-                text = text[:chars].rsplit(" ", 1)[0] + " …"
             heading = f" ({hit.heading})" if hit.heading else ""
-            lines.append(f"[{number}] {where}{heading}: {text}")
-        return "\n".join(lines)
+            lines.append(f"[{number}] {where}{heading}: {passage_view(hit.text, query, chars)}")
+        return "\n".join([*lines, note] if note else lines)
 
     return make_tool(search)
+
+
+_QUOTED = re.compile(r"`([^`]+)`|'([^']+)'|\"([^\"]+)\"")
+_PATHLIKE = re.compile(r"[\w.-]*[\w-]/[\w./-]*|[\w-]+\.[A-Za-z0-9]{1,5}\b")
+MAX_LISTED = 10_000  # entries a folder's facts look at: a huge tree costs bounded time
+
+
+def named_paths(query: str, root: Path) -> list[Path]:
+    """Files and folders inside `root` that the query names: quoted, or written like a path.
+
+    A question about a file itself (its size, its lines, a folder's files) is answered by the
+    file system, not by passages; the 1.5B model, shown passages, counted the passages instead.
+    """
+    candidates = [next(g for g in m.groups() if g) for m in _QUOTED.finditer(query)]
+    candidates += _PATHLIKE.findall(query)
+    found: list[Path] = []
+    for candidate in dict.fromkeys(c.strip().rstrip("/") for c in candidates):
+        path = (root / candidate).resolve() if candidate else root
+        if path != root and path.is_relative_to(root) and path.exists() and path not in found:
+            found.append(path)
+    return found
+
+
+def path_facts(path: Path, root: Path) -> str:
+    """One line of facts about a file or folder, read from the file system without following
+    links: a file's bytes and lines (as `wc -c`/`wc -l` count them); a folder's files, counted
+    directly in it and in all its sub-folders, and its largest and smallest file."""
+    shown = str(path.relative_to(root))
+    if path.is_file():
+        lines = 0
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                lines += block.count(b"\n")
+        return f"{shown}: a file of {path.stat().st_size:,} bytes and {lines:,} lines."
+    direct: list[tuple[int, str]] = []
+    total = 0
+    for number, entry in enumerate(path.rglob("*")):
+        if number >= MAX_LISTED:
+            return f"{shown}/: a folder of more than {MAX_LISTED:,} entries (not counted)."
+        if entry.is_file() and not entry.is_symlink():
+            total += 1
+            if entry.parent == path:
+                direct.append((entry.stat().st_size, entry.name))
+    facts = f"{shown}/: a folder of {len(direct):,} files ({total:,} counting sub-folders)"
+    if direct:
+        direct.sort()
+        (small, small_name), (large, large_name) = direct[0], direct[-1]
+        facts += f"; largest {large_name} ({large:,} bytes)"
+        facts += f", smallest {small_name} ({small:,} bytes)"
+    return facts + "."
 
 
 def make_read_file_tool(

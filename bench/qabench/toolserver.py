@@ -40,7 +40,9 @@ def smallagent_tools(
     )
 
     policy = ShellPolicy(workdir, "read-only", None)
-    search_chars = 500  # AskOptions.search_chars, smallagent's default
+    from smallagent.config import load_settings
+
+    search_chars = load_settings(cwd=workdir).passage_chars  # what `smallagent run` gets
     opened: dict[str, Any] = {}
 
     def fresh() -> dict[str, Any]:
