@@ -31,8 +31,15 @@ CUT_SHORT = {
 
 ANSWER_SYSTEM = (
     "Answer the question from the tool results given. Reply with the answer itself in one or two "
-    "sentences, citing passages as [n]. If the results do not contain the answer, say so."
+    "sentences, answer first, citing passages as [n]. If the results do not contain the answer, "
+    "say that it was not found in the documents."
 )
+# The answer request's reply, when replies are constrained: the answer and nothing else.
+ANSWER_SCHEMA = {
+    "type": "object",
+    "properties": {"answer": {"type": "string"}},
+    "required": ["answer"],
+}
 NO_EVIDENCE_REMINDER = (
     "No tool has been used yet, so that answer is a guess. Call a tool to find the answer first."
 )
@@ -86,6 +93,34 @@ class AgentConfig:
         "\n\nQuestion: {question}\nIf the results above answer it, reply with the answer now "
         "(cite passages as [n]); otherwise call another tool."
     )
+    # A tool run with the question itself before the model's first turn (the assistant names
+    # its search tool): the model starts from evidence instead of spending a turn, and a prose
+    # plan, asking for it.
+    first_call: str = ""
+    # Force every reply with tools on offer into {"tool": NAME, "input": TEXT} by a JSON schema
+    # (Ollama's `format`): no prose plan, no call the parser cannot read.
+    constrained: bool = False
+
+
+def _answer_first(name: str) -> bool:
+    return name != FINAL_ANSWER_TOOL
+
+
+def reply_schema(tool_names: Sequence[str]) -> dict[str, object]:
+    """The JSON schema of a constrained reply: one tool (the answer is a tool) and its input.
+
+    >>> reply_schema(["search", "final_answer"])["properties"]["tool"]
+    {'type': 'string', 'enum': ['final_answer', 'search']}
+    """
+    return {
+        "type": "object",
+        "properties": {
+            # The answer first: a 1.5B model picked the first name listed more often than not.
+            "tool": {"type": "string", "enum": sorted(tool_names, key=_answer_first)},
+            "input": {"type": "string"},
+        },
+        "required": ["tool", "input"],
+    }
 
 
 def _looks_like_a_call(text: str) -> bool:
@@ -114,12 +149,16 @@ class AgentRun:
         over_budget: Callable[[Usage], bool] = lambda usage: False,
         clock: Callable[[], float] = time.perf_counter,
         out_of_time: Callable[[], bool] = lambda: False,
+        settle: Callable[[str], str] = lambda question: "",
     ) -> None:
         self.model = model
         self.tools = dict(tools)
         self.config = config
         self.over_budget = over_budget
         self.out_of_time = out_of_time
+        # An answer that needs no model: the assistant's verdict on the question itself (e.g. it
+        # names something no document mentions), or "" to let the model work.
+        self.settle = settle
         self.clock = clock
         self.messages: list[Message] = [
             Message("system", system_prompt),
@@ -137,25 +176,36 @@ class AgentRun:
         usage = Usage()
         forms: Counter[str] = Counter()
         failures = 0
-        tool_specs = [tool.spec for tool in self.tools.values()] if self.config.native_tools else []
+        native = self.config.native_tools and not self.config.constrained
+        tool_specs = [tool.spec for tool in self.tools.values()] if native else []
+        schema = reply_schema(list(self.tools)) if self.config.constrained else None
         stop: StopReason = "max_steps"
         answer = ""
         force_answer = False
-        for number in range(1, self.config.max_steps + 1):
+        if self.config.first_call in self.tools:
+            steps.append(self._first_call())
+            yield steps[-1]
+        settled = self.settle(self.question)
+        for number in range(1, self.config.max_steps + 1 if not settled else 1):
             messages, specs = self.messages, tool_specs
             purpose: Purpose = "plan" if number == 1 else "tool"
+            constraint = {"reply_format": schema} if schema else {}
             if force_answer:
                 # The model asked again for what it already has. Ask for the answer alone, in a
                 # fresh request that holds only the results and the question: with the tool
                 # chatter in view, a 0.5B model kept writing the same call.
                 messages, specs, purpose = self._answer_request(steps), [], "answer"
+                constraint = {"reply_format": ANSWER_SCHEMA} if schema else {}
             started = self.clock()
-            reply = self.model.chat(messages, specs, purpose=purpose)
+            reply = self.model.chat(messages, specs, purpose=purpose, **constraint)
             model_seconds = self.clock() - started
             usage = usage + reply.usage
             turn = parse_turn(reply.message, self.tools.keys())
             text = reply.message.content.strip()
-            if force_answer and not turn.calls and text and not _looks_like_a_call(text):
+            if force_answer and turn.calls and turn.calls[0].name == FINAL_ANSWER_TOOL:
+                text = str(next(iter(turn.calls[0].arguments.values()), "")).strip()
+                turn = ParsedTurn((), "forced_answer", text)  # {"answer": ...}, constrained
+            elif force_answer and not turn.calls and text and not _looks_like_a_call(text):
                 turn = ParsedTurn((), "forced_answer", text)
             elif force_answer:
                 turn = ParsedTurn((), turn.form, text, "asked for the answer, got another call")
@@ -192,6 +242,10 @@ class AgentRun:
             if self.over_budget(usage):
                 stop = "budget"
                 break
+        if settled:
+            steps.append(Step(1, "answer", settled, None, "settled", settled, Usage(), 0.0))
+            yield steps[-1]
+            stop, answer = "answer", settled
         if stop != "answer":
             answer = self._best_partial(steps)
         self.result = Result(
@@ -204,6 +258,23 @@ class AgentRun:
             messages=tuple(self.messages[1:]),
         )
 
+    def _first_call(self) -> Step:
+        """Step 0: the loop runs `first_call` with the question and puts what it returns into
+        the question's own message, so the model's first turn reads evidence, not a bare question.
+
+        Shown as a call the model never made, the 1.5B model searched again for the same thing.
+        """
+        name = self.config.first_call
+        call = ToolCall(name, {self.tools[name].required[0]: self.question})
+        step = self._step(0, ParsedTurn((call,), "retrieve_first", ""), Usage(), 0.0, False)
+        found = step.observation.removesuffix(self.config.follow_up.format(question=self.question))
+        self.messages[-1] = Message(
+            "user",
+            f"{self.question}\n\n{name} results for the question:\n{found}"
+            + self.config.follow_up.format(question=self.question),
+        )
+        return step
+
     def _answer_request(self, steps: Sequence[Step]) -> list[Message]:
         suffix = self.config.follow_up.format(question=self.question)
         results = "\n\n".join(
@@ -214,15 +285,15 @@ class AgentRun:
             Message("user", f"Tool results:\n{results}\n\nQuestion: {self.question}"),
         ]
 
-    @staticmethod
-    def _as_history(message: Message, turn: ParsedTurn) -> Message:
+    def _as_history(self, message: Message, turn: ParsedTurn) -> Message:
         """What the model is shown of its own turn next time: only the call that was run.
 
         Small models write a plan, the call, then imagined results and a second call; replayed
         verbatim, that text steers them into writing it again. The bare call, rendered by the chat
         template the way the model emits calls, keeps the history short, true and cache-stable.
+        A constrained reply is already the bare call, in the form the model is asked to write.
         """
-        if turn.calls and not turn.problem:
+        if turn.calls and not turn.problem and not self.config.constrained:
             return Message("assistant", "", tool_calls=(turn.calls[0],))
         return message
 
@@ -298,12 +369,6 @@ class AgentRun:
             return unsupported() or make("answer", turn.text)  # reminded already: take the prose
         call = turn.calls[0]  # one call per step keeps small models on track
         tool = self.tools[call.name]
-        signature = json.dumps([call.name, call.arguments], sort_keys=True, default=str)
-        if signature in self._calls_made:
-            return make(
-                "repeat",
-                f"You already called {call.name} with these arguments; the result is above.",
-            )
         arguments = dict(call.arguments)
         if "_text" in arguments and tool.required:
             arguments[tool.required[0]] = arguments.pop("_text")
@@ -314,6 +379,15 @@ class AgentRun:
         if call.name == FINAL_ANSWER_TOOL:
             answer = str(prepared.get("answer", ""))
             return unsupported() or make("answer", answer, dropped_arguments=tuple(dropped))
+        # The same call however it was written: {"_text": q}, {"query": q} and {"query": q, "k": 4}
+        signature = json.dumps(
+            [call.name, {**tool.defaults, **prepared}], sort_keys=True, default=str
+        )
+        if signature in self._calls_made:
+            return make(
+                "repeat",
+                f"You already called {call.name} with these arguments; the result is above.",
+            )
         started = self.clock()
         try:
             observation = tool.function(**prepared)

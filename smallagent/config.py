@@ -32,7 +32,13 @@ ENVIRONMENT_NAMES: dict[str, tuple[str, ...]] = {
     "num_predict_plan": ("SMALLAGENT_NUM_PREDICT_PLAN",),
     "num_predict_tool": ("SMALLAGENT_NUM_PREDICT_TOOL",),
     "num_predict_answer": ("SMALLAGENT_NUM_PREDICT_ANSWER",),
+    "retrieve_first": ("SMALLAGENT_RETRIEVE_FIRST",),
+    "constrained_replies": ("SMALLAGENT_CONSTRAINED_REPLIES",),
+    "passage_chars": ("SMALLAGENT_PASSAGE_CHARS",),
 }
+SWITCH_SETTINGS = ("retrieve_first", "constrained_replies")
+_SWITCH_WORDS = {"true": True, "1": True, "yes": True, "on": True}
+_SWITCH_WORDS |= {"false": False, "0": False, "no": False, "off": False}
 CAP_SETTINGS = ("num_predict_plan", "num_predict_tool", "num_predict_answer")
 SMALLEST_CAP = 16  # fewer tokens cannot hold a tool call
 
@@ -55,6 +61,12 @@ class Settings:
     num_predict_plan: int = 640  # longest seen 361
     num_predict_tool: int = 512  # longest seen 361 (a plan written again), 352 for an answer
     num_predict_answer: int = 512  # the answer alone: the longest answer seen was 352
+    # How the agent works (issue 10; docs/benchmarks.md, "Question benchmark"): search with the
+    # question before the model's first turn; force each reply into one JSON tool call; show
+    # each passage as its best-matching sentences, at most this many characters.
+    retrieve_first: bool = True
+    constrained_replies: bool = True
+    passage_chars: int = 300
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def source_of(self, name: str) -> str:
@@ -117,6 +129,21 @@ def _coerce(name: str, raw: Any, origin: str, base_dir: Path) -> Any:
                 f"got {raw!r}"
             )
         return tokens
+    if name in SWITCH_SETTINGS:
+        switch = raw if isinstance(raw, bool) else _SWITCH_WORDS.get(str(raw).strip().lower())
+        if switch is None:
+            raise ConfigError(f"{origin}: {name} must be true or false, got {raw!r}")
+        return switch
+    if name == "passage_chars":
+        try:
+            chars = int(str(raw).strip()) if not isinstance(raw, bool) else None
+        except ValueError:
+            chars = None
+        if chars is None or not 80 <= chars <= 4000:
+            raise ConfigError(
+                f"{origin}: passage_chars must be a whole number, 80 to 4000; got {raw!r}"
+            )
+        return chars
     if name == "request_timeout_s":
         try:
             seconds = float(raw)

@@ -235,7 +235,11 @@ class OllamaModel:
             return request()
 
     def chat(
-        self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), purpose: Purpose = "tool"
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec] = (),
+        purpose: Purpose = "tool",
+        reply_format: Mapping[str, Any] | None = None,
     ) -> ModelReply:
         cap = self.caps.get(purpose)
         options = {**self.options, **({"num_predict": cap} if cap else {})}
@@ -251,6 +255,7 @@ class OllamaModel:
             "tools": [_tool_to_wire(spec) for spec in tools] or None,
             "options": options or None,
             "keep_alive": self.keep_alive,
+            "format": dict(reply_format) if reply_format else None,
         }
         try:
             read = self._read(stream, request, cap, limit, purpose)

@@ -25,6 +25,8 @@ CallForm = Literal[
     "final_answer",
     "forced_answer",
     "fallback_search",  # not the model's: the loop searched after it kept answering blind
+    "retrieve_first",  # not the model's: the loop searched with the question before step 1
+    "settled",  # not the model's: an answer the assistant gave without it
     "none",
 ]
 

@@ -108,5 +108,9 @@ class Model(Protocol):
     name: str
 
     def chat(
-        self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), purpose: Purpose = "tool"
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec] = (),
+        purpose: Purpose = "tool",
+        reply_format: Mapping[str, Any] | None = None,  # a JSON schema the reply must match
     ) -> ModelReply: ...

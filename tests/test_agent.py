@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from smallagent.agent import FORMAT_REMINDER, NO_EVIDENCE_REMINDER, AgentConfig, AgentRun
+from smallagent.agent import (
+    ANSWER_SCHEMA,
+    FORMAT_REMINDER,
+    NO_EVIDENCE_REMINDER,
+    AgentConfig,
+    AgentRun,
+    reply_schema,
+)
 from smallagent.tools import make_final_answer_tool, make_tool
 from smallagent.types import Message, ModelReply, Purpose, ToolCall, ToolSpec, Usage
 
@@ -19,10 +27,16 @@ class ScriptedModel:
         self.seen: list[list[Message]] = []
         self.tools_seen: list[list[ToolSpec]] = []
         self.purposes: list[Purpose] = []
+        self.formats: list[Mapping[str, Any] | None] = []
 
     def chat(
-        self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), purpose: Purpose = "tool"
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec] = (),
+        purpose: Purpose = "tool",
+        reply_format: Mapping[str, Any] | None = None,
     ) -> ModelReply:
+        self.formats.append(reply_format)
         self.seen.append(list(messages))
         self.tools_seen.append(list(tools))
         self.purposes.append(purpose)
@@ -335,3 +349,77 @@ def test_running_out_of_time_stops_the_run_with_a_partial_answer() -> None:
     agent = AgentRun(model, TOOLS, "s", "q", out_of_time=lambda: next(clock))
     result = agent.run()
     assert (len(result.steps), result.stop_reason) == (2, "max_seconds")
+
+
+def test_first_call_puts_the_passages_into_the_question_before_the_model_speaks() -> None:
+    model, steps, result = run(
+        [ToolCall("final_answer", {"answer": "Tea is green [1]."})], first_call="lookup"
+    )
+    assert [(step.number, step.kind, step.form) for step in steps] == [
+        (0, "tool", "retrieve_first"),
+        (1, "answer", "native"),
+    ]
+    assert steps[0].call == ToolCall("lookup", {"query": "question?"})
+    assert steps[0].usage.prompt_tokens == 0 and steps[0].model_seconds == 0.0  # no model call
+    first_prompt = model.seen[0]
+    assert [message.role for message in first_prompt] == ["system", "user"]
+    assert first_prompt[1].content.startswith("question?\n\nlookup results for the question:\n")
+    assert "[1] found 'question?' (k=2)" in first_prompt[1].content
+    assert result.answer == "Tea is green [1]." and result.usage.prompt_tokens == 100
+
+
+def test_the_model_asking_again_for_the_first_call_is_a_repeat_however_written() -> None:
+    # {"query": q} after the loop's own call with q, and with the default k spelled out
+    model, steps, result = run(
+        [ToolCall("lookup", {"query": "question?", "k": 2}), "Green [1]."], first_call="lookup"
+    )
+    assert [step.kind for step in steps] == ["tool", "repeat", "answer"]
+    assert model.purposes == ["plan", "answer"]
+
+
+def test_constrained_replies_get_the_schema_and_no_native_tool_specs() -> None:
+    model, steps, result = run(
+        ['{"tool": "lookup", "input": "tea"}', '{"tool": "final_answer", "input": "Green [1]."}'],
+        constrained=True,
+    )
+    assert [step.kind for step in steps] == ["tool", "answer"]
+    assert steps[0].call == ToolCall("lookup", {"_text": "tea"})
+    assert steps[0].observation.startswith("[1] found 'tea' (k=2)")
+    assert model.tools_seen == [[], []]
+    schema = reply_schema(list(TOOLS))
+    assert model.formats == [schema, schema]
+    assert schema["properties"]["tool"]["enum"][0] == "final_answer"  # type: ignore[index]
+    # the model's own JSON is its history, not a native call in another form
+    assert model.seen[1][2] == Message("assistant", '{"tool": "lookup", "input": "tea"}')
+    assert result.answer == "Green [1]."
+
+
+def test_a_constrained_answer_request_takes_the_answer_object() -> None:
+    model, steps, result = run(
+        ['{"tool": "lookup", "input": "tea"}', '{"tool": "lookup", "input": "tea"}',
+         '{"answer": "Green tea [1]."}'],
+        constrained=True,
+    )  # fmt: skip
+    assert [step.kind for step in steps] == ["tool", "repeat", "answer"]
+    assert model.formats[-1] == ANSWER_SCHEMA and model.purposes[-1] == "answer"
+    assert steps[-1].form == "forced_answer" and result.answer == "Green tea [1]."
+
+
+def test_a_settled_question_is_answered_without_the_model() -> None:
+    model = ScriptedModel([])
+    agent = AgentRun(
+        model,
+        TOOLS,
+        "system",
+        "Where did Haliburton study?",
+        AgentConfig(first_call="lookup"),
+        settle=lambda question: "Not found in the documents: none mentions Haliburton.",
+    )
+    steps = list(agent)
+    assert [(step.number, step.kind, step.form) for step in steps] == [
+        (0, "tool", "retrieve_first"),
+        (1, "answer", "settled"),
+    ]
+    assert agent.result is not None and agent.result.complete
+    assert agent.result.answer == "Not found in the documents: none mentions Haliburton."
+    assert model.seen == [] and agent.result.usage.prompt_tokens == 0

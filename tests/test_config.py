@@ -121,3 +121,27 @@ def test_generation_caps_come_from_the_layers_and_must_hold_a_call(tmp_path: Pat
         (tmp_path / "smallagent.toml").write_text(bad)
         with pytest.raises(ConfigError, match="num_predict_tool must be a whole number of tokens"):
             _load(tmp_path)
+
+
+def test_how_the_agent_works_is_set_in_the_layers_and_checked(tmp_path: Path) -> None:
+    settings = _load(tmp_path)
+    assert (settings.retrieve_first, settings.constrained_replies, settings.passage_chars) == (
+        True,
+        True,
+        300,
+    )
+    (tmp_path / "smallagent.toml").write_text("retrieve_first = false\npassage_chars = 500\n")
+    settings = _load(tmp_path, environ={"SMALLAGENT_CONSTRAINED_REPLIES": "off"})
+    assert (settings.retrieve_first, settings.constrained_replies, settings.passage_chars) == (
+        False,
+        False,
+        500,
+    )
+    for bad, message in (
+        ('retrieve_first = "sometimes"\n', "retrieve_first must be true or false"),
+        ("passage_chars = 20\n", "passage_chars must be a whole number, 80 to 4000"),
+        ('passage_chars = "wide"\n', "passage_chars must be a whole number, 80 to 4000"),
+    ):
+        (tmp_path / "smallagent.toml").write_text(bad)
+        with pytest.raises(ConfigError, match=message):
+            _load(tmp_path)
