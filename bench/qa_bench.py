@@ -313,6 +313,12 @@ def run_peer(
     return found
 
 
+def _sample_suffix(args: argparse.Namespace) -> str:
+    if args.per_kind:
+        return f"-sample{args.per_kind}"
+    return "-quick" if args.quick else ""
+
+
 def run_all(
     args: argparse.Namespace,
     by_split: dict[str, list[questions.Question]],
@@ -321,8 +327,8 @@ def run_all(
     """Runs every agent on every model; `save(outcome, complete)` after each batch, so a long run
     that is stopped keeps what it finished."""
     chosen = by_split[args.split]
-    if args.quick:
-        chosen = questions.quick_sample(chosen)
+    if args.quick or args.per_kind:
+        chosen = questions.quick_sample(chosen, args.per_kind or 1)
     if args.only:
         wanted = set(args.only.split(","))
         chosen = [question for question in chosen if question.id in wanted]
@@ -333,7 +339,7 @@ def run_all(
     prompts = {question.id: question.prompt for question in chosen}
     task_file = BUILD / f"tasks-{args.split}.json"
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_dir = fetch.QA_CACHE / "runs" / f"{stamp}-{args.split}{'-quick' if args.quick else ''}"
+    run_dir = fetch.QA_CACHE / "runs" / f"{stamp}-{args.split}{_sample_suffix(args)}"
     run_dir.mkdir(parents=True, exist_ok=True)
     agents = [agent for agent in AGENTS if agent in args.agents.split(",")]
     pythons = {agent: peer_python(agent) for agent in agents if agent != "smallagent"}
@@ -505,6 +511,7 @@ def write_record(
         "duration_s": round(time.perf_counter() - began, 1),
         "split": args.split,
         "quick": args.quick,
+        "per_kind": args.per_kind,
         "question_set": {
             "split_fingerprint": questions.fingerprint(by_split[args.split]),
             "asked": len(chosen),
@@ -562,6 +569,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--models", default="qwen2.5-coder:0.5b,qwen2.5-coder:1.5b")
     parser.add_argument("--agents", default=",".join(AGENTS))
     parser.add_argument("--quick", action="store_true", help="one question of each kind (4)")
+    parser.add_argument(
+        "--per-kind", type=int, default=0, help="the first N questions of each kind (a sample)"
+    )
     parser.add_argument("--only", default="", help="only these question ids (comma-separated)")
     parser.add_argument(
         "--max-steps", type=int, default=6, help="model calls per question, all agents"
@@ -609,7 +619,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.prepare_only:
             return 0
         out = args.out or ROOT / "bench" / "results" / (
-            f"qa-{args.split}{'-quick' if args.quick else ''}.json"
+            f"qa-{args.split}{_sample_suffix(args)}.json"
         )
 
         def save(outcome: dict[str, Any], complete: bool) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -127,6 +128,14 @@ def request_text(body: bytes) -> str:
     return str(payload.get("prompt") or "")
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that drops its kept-alive connection is routine here, not an error to print."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class RecordingProxy:
     """`with RecordingProxy(upstream) as proxy:` then point the agent at `proxy.url`."""
 
@@ -196,7 +205,7 @@ class RecordingProxy:
 
             do_GET = do_POST = do_HEAD = do_DELETE = do_PUT = _relay
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

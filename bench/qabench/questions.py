@@ -656,12 +656,14 @@ def build_question_set(
     return {split: assign_ids(squad[split] + pdf[split] + shell[split]) for split in SPLITS}
 
 
-def quick_sample(questions: Sequence[Question]) -> list[Question]:
-    """The first question of each kind in the split's order: 4 questions, always the same."""
-    first: dict[str, Question] = {}
+def quick_sample(questions: Sequence[Question], per_kind: int = 1) -> list[Question]:
+    """The first `per_kind` questions of each kind in the split's order, always the same ones
+    (`--quick` is one of each: 4 questions)."""
+    first: dict[str, list[Question]] = defaultdict(list)
     for question in questions:
-        first.setdefault(question.kind, question)
-    return [first[kind] for kind in KINDS if kind in first]
+        if len(first[question.kind]) < per_kind:
+            first[question.kind].append(question)
+    return [question for kind in KINDS for question in first.get(kind, [])]
 
 
 def fingerprint(questions: Sequence[Question]) -> str:
