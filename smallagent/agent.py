@@ -115,7 +115,8 @@ def reply_schema(tool_names: Sequence[str]) -> dict[str, object]:
     return {
         "type": "object",
         "properties": {
-            # The answer first: a 1.5B model picked the first name listed more often than not.
+            # The answer listed first, as the system prompt lists it (the order alone did not
+            # change what the 1.5B model chose in a probe; the prompt did: docs/benchmarks.md).
             "tool": {"type": "string", "enum": sorted(tool_names, key=_answer_first)},
             "input": {"type": "string"},
         },
