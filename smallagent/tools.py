@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from smallagent.documents import printable_path
 from smallagent.shell import ShellPolicy, before_pipe
 from smallagent.types import ToolSpec
 
@@ -237,9 +238,10 @@ def make_search_tool(retriever: Any, sources: SourceRegistry, root: Path, chars:
             return "No passages found. Try other words."
         lines = []
         for hit in hits:
-            number = sources.number(hit.path, hit.page, hit.heading)
+            path = printable_path(hit.path)  # a name that is not UTF-8 would break the request
+            number = sources.number(path, hit.page, hit.heading)
             sources.remember(number, hit.text)
-            where = _display(hit.path, root) + (f", page {hit.page}" if hit.page else "")
+            where = _display(path, root) + (f", page {hit.page}" if hit.page else "")
             text = " ".join(hit.text.split())
             if len(text) > chars:
                 text = text[:chars].rsplit(" ", 1)[0] + " …"
