@@ -585,8 +585,8 @@ class IndexWriter:
                 self._clear()
                 self.vectors = _read_vectors(None, self.name, self.spec.dimension, recorded)
             else:
-                self._verify_counts(recorded)
-                self.vectors = self._load_current_vectors(recorded)
+                chunks = self._verify_counts(recorded)
+                self.vectors = self._load_current_vectors(recorded, chunks)
         # A new or rebuilt index commits even when empty; one made before checksums were recorded
         # commits once to record them.
         self.pending = rebuild or not state or recorded.vectors_sha256 is None
@@ -609,7 +609,7 @@ class IndexWriter:
         chunks = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
         return int(documents), int(chunks)
 
-    def _verify_counts(self, recorded: _Recorded) -> None:
+    def _verify_counts(self, recorded: _Recorded) -> int:
         documents, chunks = self._counts()
         for what, actual, expected in (
             ("documents", documents, recorded.documents),
@@ -617,8 +617,9 @@ class IndexWriter:
         ):
             if expected is not None and actual != expected:
                 raise _damaged(self.name, f"{actual} {what} in {DATABASE}, {expected} recorded")
+        return chunks
 
-    def _load_current_vectors(self, recorded: _Recorded) -> Any:
+    def _load_current_vectors(self, recorded: _Recorded, chunks: int) -> Any:
         path = _vectors_path(self.directory, self.generation)
         try:
             handle = path.open("rb") if self.generation else None
@@ -629,7 +630,6 @@ class IndexWriter:
         finally:
             if handle is not None:
                 handle.close()
-        _, chunks = self._counts()
         if vectors.ntotal != chunks:
             raise _damaged(
                 self.name, f"{path.name} holds {vectors.ntotal} vectors, {chunks} chunks"
