@@ -2,7 +2,7 @@
 
 Layout of `indexes/NAME/` (docs/index-format.md has the whole format and its guarantees):
   meta.sqlite          documents, chunks, chunks_fts, and `state`: what built the index, which
-                       generation is current, that generation's row counts and the size and SHA-256
+                       generation is current, that generation's row counts and the size and CRC-32
                        of its vectors file
   vectors-<gen>.faiss  IndexIDMap2 over a flat inner-product index; ids are chunk ids
   manifest.json        a readable mirror of `state`; any writer rewrites it when it disagrees
@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import sqlite3
 import time
 import urllib.parse
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -278,7 +278,7 @@ class _Recorded:
     documents: int | None
     chunks: int | None
     vectors_bytes: int | None
-    vectors_sha256: str | None
+    vectors_crc32: str | None
 
     @classmethod
     def of(cls, state: dict[str, str], name: str) -> _Recorded:
@@ -291,7 +291,7 @@ class _Recorded:
                 number("documents"),
                 number("chunks"),
                 number("vectors_bytes"),
-                state.get("vectors_sha256"),
+                state.get("vectors_crc32"),
             )
         except ValueError:
             raise _damaged(name, "its state table holds a non-number") from None
@@ -304,18 +304,18 @@ def _vectors_path(directory: Path, generation: int) -> Path:
 _VERIFIED: set[tuple[int, int, int, int, str]] = set()  # vectors files whose checksum matched
 
 
-def _sha256_of(handle: IO[bytes]) -> str:
+def _crc32_of(handle: IO[bytes]) -> str:
     handle.seek(0)
-    digest = hashlib.sha256()
+    crc = 0
     while block := handle.read(1 << 20):
-        digest.update(block)
-    return digest.hexdigest()
+        crc = zlib.crc32(block, crc)
+    return f"{crc:08x}"
 
 
 def _read_vectors(
     handle: IO[bytes] | None, name: str, dimension: int, recorded: _Recorded, always: bool = False
 ) -> Any:
-    """Load a generation's vectors from its open file, verified first: size, then SHA-256 (once per
+    """Load a generation's vectors from its open file, verified first: size, then CRC-32 (once per
     process and file), so that garbled bytes never reach FAISS or a search; then the count."""
     import faiss
 
@@ -328,11 +328,11 @@ def _read_vectors(
             name,
             f"{filename} is {info.st_size} bytes, its generation says {recorded.vectors_bytes}",
         )
-    if recorded.vectors_sha256 is not None:
-        key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, recorded.vectors_sha256)
+    if recorded.vectors_crc32 is not None:
+        key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, recorded.vectors_crc32)
         if always or key not in _VERIFIED:
-            if _sha256_of(handle) != recorded.vectors_sha256:
-                raise _damaged(name, f"{filename} does not match its recorded SHA-256")
+            if _crc32_of(handle) != recorded.vectors_crc32:
+                raise _damaged(name, f"{filename} does not match its recorded CRC-32")
             _VERIFIED.add(key)
     handle.seek(0)
     try:
@@ -537,7 +537,7 @@ class IndexWriter:
     vectors generation. Use through `open_writer`.
 
     Opening verifies the index: SQLite's quick_check, the row counts against the current
-    generation's, and the vectors file's size and SHA-256. Damage stops the writer with
+    generation's, and the vectors file's size and CRC-32. Damage stops the writer with
     IndexDamagedError, unless it rebuilds: then a database that cannot be trusted is deleted and
     the index starts from nothing (`started_over` says so)."""
 
@@ -589,7 +589,7 @@ class IndexWriter:
                 self.vectors = self._load_current_vectors(recorded, chunks)
         # A new or rebuilt index commits even when empty; one made before checksums were recorded
         # commits once to record them.
-        self.pending = rebuild or not state or recorded.vectors_sha256 is None
+        self.pending = rebuild or not state or recorded.vectors_crc32 is None
         self._sync_manifest(state)
 
     def _clear(self) -> None:
@@ -763,7 +763,7 @@ class IndexWriter:
             "documents": str(documents),
             "chunks": str(chunks),
             "vectors_bytes": str(len(data)),
-            "vectors_sha256": hashlib.sha256(data).hexdigest(),
+            "vectors_crc32": f"{zlib.crc32(data):08x}",
         }
         with _guard(self.name):
             self._db.executemany(
@@ -862,7 +862,7 @@ def summarize(directory: Path) -> IndexSummary:
 def check_index(directory: Path) -> list[Finding]:
     """Verify everything `smallagent index check` promises, reading every byte of the index:
     SQLite's integrity_check, the FTS index against the chunks table, the row counts against the
-    generation's, the vectors file's size and SHA-256, FAISS ids against chunk ids, and that every
+    generation's, the vectors file's size and CRC-32, FAISS ids against chunk ids, and that every
     vector has unit length. It changes nothing; it holds the writer lock so no ingest runs
     meanwhile."""
     if not (directory / DATABASE).is_file():
@@ -962,7 +962,7 @@ def _check_vectors(
     finally:
         if handle is not None:
             handle.close()
-    checksum = "SHA-256 matches" if recorded.vectors_sha256 else "no checksum recorded (older)"
+    checksum = "CRC-32 matches" if recorded.vectors_crc32 else "no checksum recorded (older)"
     out.append(Finding("ok", f"{path.name}: {recorded.vectors_bytes} bytes, {checksum}"))
 
     ids = faiss.vector_to_array(vectors.id_map).astype("int64")

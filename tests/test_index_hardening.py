@@ -411,7 +411,7 @@ DAMAGE = {
     "a page in the middle of meta.sqlite garbled": (_garble_a_middle_page, "meta.sqlite"),
     "bytes in the middle of the vectors file garbled": (
         _garble_vectors,
-        "does not match its recorded SHA-256",
+        "does not match its recorded CRC-32",
     ),
     "the vectors file deleted": (_delete_vectors, ".faiss is missing"),
 }
