@@ -280,6 +280,11 @@ def test_every_bad_file_is_a_listed_skip_or_failure_and_the_index_stays_sound(
     gone = json.loads(_cli("ingest", str(docs), "--json").stdout)
     assert (gone["removed"], gone["chunks_removed"]) == (1, 1)
     _assert_sound(index)
+    sound = _cli("index", "check", "notes")
+    assert (sound.exit_code, sound.stdout.splitlines()[-1]) == (0, "index notes is sound")
+    ghost = _cli("index", "check", "ghost")
+    assert ghost.exit_code == 1 and "error: no index at" in ghost.output
+    assert not (isolated_env / "indexes" / "ghost").exists()
 
 
 def test_an_updated_file_reports_the_chunks_it_replaced(
