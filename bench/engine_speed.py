@@ -272,11 +272,13 @@ def reprobe(path: Path, threads: int) -> int:
     memory = bandwidth(threads)
     limit = memory["read_median_gbs"] * 1e9 / report["model_bytes"]
     report["bandwidth"] = memory
-    report["bandwidth_measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()) + " (re-probe)"
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    report["bandwidth_measured"] = stamp + " (re-probe)"
     report["generation_limit_tok_s"] = round(limit, 2)
     for name, row in report["engines"].items():
         row["share_of_bandwidth_limit"] = round(row["generate_tok_s"] / limit, 3)
-        print(f"{name:<20} {row['generate_tok_s']:>6} tok/s = {row['share_of_bandwidth_limit']:.0%}")
+        share = row["share_of_bandwidth_limit"]
+        print(f"{name:<20} {row['generate_tok_s']:>6} tok/s = {share:.0%}")
     print(f"read bandwidth {memory['read_median_gbs']:.1f} GB/s -> limit {limit:.1f} tok/s")
     path.write_text(json.dumps(report, indent=2) + "\n")
     return 0

@@ -700,10 +700,12 @@ def models_pull(
 
 
 def _display_path(path: str | Path) -> str:
+    from smallagent.documents import printable_path  # a name that is not UTF-8 shows as \xNN
+
     try:
-        return str(Path(path).relative_to(Path.cwd()))
+        return printable_path(Path(path).relative_to(Path.cwd()))
     except ValueError:
-        return str(path)
+        return printable_path(path)
 
 
 def _index_directory(settings: Settings) -> Path:
@@ -916,7 +918,9 @@ def search(
     with IndexReader(_index_directory(_settings(ctx))) as reader:
         hits = Retriever(reader, query_embedder(reader.spec.embedder)).search(query, k=k)
     if as_json:
-        typer.echo(json.dumps([asdict(hit) for hit in hits], ensure_ascii=False))
+        text = json.dumps([asdict(hit) for hit in hits], ensure_ascii=False)
+        # A file name that is not UTF-8 holds lone surrogates: written as JSON escapes (\udcff).
+        typer.echo(text.encode("utf-8", "backslashreplace").decode("utf-8"))
         return
     console = _console()
     if not hits:
@@ -996,6 +1000,26 @@ def index_rm(
     with writer_lock(directory):
         shutil.rmtree(directory)
     typer.echo(f"removed index {name}")
+
+
+@index_app.command("check")
+@_user_errors
+def index_check(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Index name.")],
+) -> None:
+    """Verify every file of an index (reads them all); exit 1 when it is damaged."""
+    from smallagent.errors import IndexDamagedError
+    from smallagent.index import check_index, index_directory, repair_hint
+
+    findings = check_index(index_directory(_settings(ctx).index_dir, name))
+    for finding in findings:
+        typer.echo(f"{finding.verdict:<7} {finding.message}")
+    damage = sum(finding.verdict == "damage" for finding in findings)
+    if damage:
+        problems = f"{damage} problem{'s' if damage > 1 else ''}"
+        raise IndexDamagedError(f"index {name} is damaged ({problems})", hint=repair_hint(name))
+    typer.echo(f"index {name} is sound")
 
 
 def main() -> None:

@@ -7,12 +7,13 @@ reason the user can read, and the ingest goes on.
 from __future__ import annotations
 
 import bisect
+import codecs
 import itertools
 import os
 import re
 import stat
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,17 +85,29 @@ class UnusableFile(Exception):
 
 
 def _load_ignore_spec(directory: Path) -> Any:
+    """The folder's ignore rules; OSError when the folder cannot be searched (no `x` permission)."""
     import pathspec
 
     lines: list[str] = []
     for name in IGNORE_FILES:
         candidate = directory / name
-        if candidate.is_file():
+        if candidate.is_file():  # raises PermissionError, not False, in a folder we cannot search
             try:
                 lines += candidate.read_text(encoding="utf-8", errors="replace").splitlines()
             except OSError:
                 continue
     return pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
+
+
+def printable_path(path: str | os.PathLike[str]) -> str:
+    """A file name as text any terminal or JSON encoder takes: bytes that are not UTF-8 as `\\xNN`.
+
+    Names are kept losslessly elsewhere (undecodable bytes as surrogate escapes, as `os` gives
+    them); this is only for showing them:
+    >>> printable_path("/docs/bad\\udcff.txt")
+    '/docs/bad\\\\xff.txt'
+    """
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _glob_spec(patterns: Sequence[str]) -> Any:
@@ -145,7 +158,10 @@ def scan(
             return
         result.files.append(FoundFile(path, info.st_size, info.st_mtime_ns))
 
-    def walk(directory: Path, root: Path, ignores: list[tuple[Path, Any]]) -> None:
+    # A stack of open folders instead of recursion: a tree 1,200 folders deep is a valid input.
+    Frame = tuple[Iterator[os.DirEntry[str]], list[tuple[Path, Any]]]
+
+    def enter(directory: Path, ignores: list[tuple[Path, Any]], stack: list[Frame]) -> None:
         try:
             info = directory.stat()
         except OSError as error:
@@ -155,15 +171,31 @@ def scan(
         if key in seen_dirs:
             return  # a symlink loop, or the same folder reached twice
         seen_dirs.add(key)
-        spec = _load_ignore_spec(directory)
-        if spec is not None:
-            ignores = [*ignores, (directory, spec)]
         try:
-            entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+            with os.scandir(directory) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
         except OSError as error:
             result.skipped.append(Skipped(directory, f"cannot list folder: {error.strerror}"))
             return
-        for entry in entries:
+        try:
+            spec = _load_ignore_spec(directory)
+        except OSError as error:
+            result.skipped.append(Skipped(directory, f"cannot read folder: {error.strerror}"))
+            return
+        if spec is not None:
+            ignores = [*ignores, (directory, spec)]
+        stack.append((iter(entries), ignores))
+
+    def walk(top: Path, root: Path) -> None:
+        """Depth first, entries in name order: the order the recursive walk had."""
+        stack: list[Frame] = []
+        enter(top, [], stack)
+        while stack:
+            entries, ignores = stack[-1]
+            entry = next(entries, None)
+            if entry is None:
+                stack.pop()
+                continue
             if entry.name.startswith("."):
                 continue
             path = Path(entry.path)
@@ -176,18 +208,24 @@ def scan(
             if _ignored(path, is_dir, ignores):
                 continue
             if is_dir:
-                walk(path, root, ignores)
+                enter(path, ignores, stack)
             elif entry_info is not None and stat.S_ISREG(entry_info.st_mode):
                 consider(path, path.relative_to(root).as_posix(), entry_info)
 
     for root in roots:
         root = Path(os.path.abspath(root))
-        if not root.exists():
+        try:
+            info = root.stat()
+        except FileNotFoundError:
             result.skipped.append(Skipped(root, "does not exist"))
-        elif root.is_dir():
-            walk(root, root, [])
-        elif root.is_file():
-            consider(root, root.name, root.stat())
+            continue
+        except OSError as error:  # e.g. a parent folder we may not search
+            result.skipped.append(Skipped(root, f"cannot open: {error.strerror}"))
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            walk(root, root)
+        elif stat.S_ISREG(info.st_mode):
+            consider(root, root.name, info)
         else:
             result.skipped.append(Skipped(root, "not a regular file or folder"))
     return result
@@ -196,16 +234,96 @@ def scan(
 # --- loading ----------------------------------------------------------------------------------
 
 
+# Byte order marks, longest first: the UTF-32-LE mark begins with the UTF-16-LE one.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+# Control characters a text file may hold: tab, line and page breaks, backspace (overstruck man
+# pages), escape (coloured logs). Any other C0/C1 control, DEL or U+FFFD counts against it.
+_TEXT_CONTROLS = frozenset("\t\n\v\f\r\b\x1b")
+# Random bytes hold about 10% such characters (26 of the 256 byte values are C0 controls or DEL),
+# a text file almost none; the cut sits between with room on both sides.
+BINARY_CONTROL_SHARE = 0.05
+_FFFD = "\ufffd"  # what a decoder puts for bytes it cannot read
+
+
+def _zero_share(head: bytes, offset: int, step: int) -> float:
+    picked = head[offset::step]
+    return picked.count(0) / len(picked) if picked else 0.0
+
+
+def _wide_encoding(head: bytes) -> str | None:
+    """UTF-16 or UTF-32 without a BOM, told by where its zero bytes fall.
+
+    Text mostly below U+0100 puts a zero byte in every code unit, always on the same side:
+    >>> _wide_encoding("plain text".encode("utf-16-le")), _wide_encoding(b"\\x00\\x01\\x02")
+    ('utf-16-le', None)
+    """
+    whole = head[: len(head) - len(head) % 4]
+    if len(whole) >= 8:
+        zeros = [_zero_share(whole, offset, 4) for offset in range(4)]
+        if zeros[0] < 0.05 and min(zeros[2], zeros[3]) > 0.9:
+            return "utf-32-le"
+        if zeros[3] < 0.05 and min(zeros[0], zeros[1]) > 0.9:
+            return "utf-32-be"
+    if len(head) >= 4:
+        even, odd = _zero_share(head, 0, 2), _zero_share(head, 1, 2)
+        if even < 0.05 and odd > 0.1:
+            return "utf-16-le"
+        if odd < 0.05 and even > 0.1:
+            return "utf-16-be"
+    return None
+
+
+def control_share(text: str) -> float:
+    """The share of characters no text file holds (see `_TEXT_CONTROLS` for those it may).
+
+    >>> control_share("two\\ttabs\\n"), control_share("\\x01\\x02ab")
+    (0.0, 0.5)
+    """
+    if not text:
+        return 0.0
+    odd = sum(
+        1
+        for char in text
+        if (char < " " and char not in _TEXT_CONTROLS) or "\x7f" <= char <= "\x9f" or char == _FFFD
+    )
+    return odd / len(text)
+
+
 def decode_text(data: bytes) -> str:
-    """UTF-8 (BOM or not), else Windows-1252, the usual encoding of legacy text."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
+    """The text of a file, or UnusableFile("binary content ...") when it holds none.
 
-
-def looks_binary(head: bytes) -> bool:
-    return b"\x00" in head
+    A BOM names the encoding (UTF-8, UTF-16, UTF-32); so does the zero-byte pattern of UTF-16/32
+    written without one. Otherwise a zero byte means binary, as it does for git and grep; else UTF-8
+    when the bytes are valid UTF-8, else Windows-1252, the usual encoding of legacy text. Whatever
+    was decoded, a share of control characters above BINARY_CONTROL_SHARE in its first 8 KB marks
+    a binary file that happens to hold no zero byte (compressed or random data).
+    """
+    head = data[:SNIFF_BYTES]
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            text = data[len(bom) :].decode(codec, errors="replace")
+            break
+    else:
+        wide = _wide_encoding(head) if b"\x00" in head else None
+        if wide is not None:
+            text = data.decode(wide, errors="replace")
+        elif b"\x00" in head:
+            raise UnusableFile("binary content")
+        else:
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                text = data.decode("cp1252", errors="replace")
+    share = control_share(text[:SNIFF_BYTES])
+    if share > BINARY_CONTROL_SHARE:
+        raise UnusableFile(f"binary content ({share:.0%} control characters)")
+    return text
 
 
 _ATX_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
@@ -576,8 +694,6 @@ def load_document(path: Path, data: bytes | None = None) -> Document:
         data = path.read_bytes()
     if kind == "pdf":
         return Document(path, kind, pdf_sections(data))
-    if looks_binary(data[:SNIFF_BYTES]):
-        raise UnusableFile("binary content")
     text = decode_text(data)
     if not text.strip():
         raise UnusableFile("empty file")

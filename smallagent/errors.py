@@ -50,3 +50,7 @@ class ModelNotFoundError(SmallagentError):
 
 class IndexStoreError(SmallagentError):
     """An index on disk is missing, locked by another writer, built differently, or damaged."""
+
+
+class IndexDamagedError(IndexStoreError):
+    """The index's files fail a check: unreadable database, wrong checksum, counts that disagree."""

@@ -69,11 +69,12 @@ class IngestReport:
     failed: list[Skipped] = field(default_factory=list)
     warnings: list[Skipped] = field(default_factory=list)  # indexed, but the text looks wrong
     chunks_added: int = 0
-    chunks_removed: int = 0
+    chunks_removed: int = 0  # of files removed, unusable now, or replaced by a new version
     tokens_embedded: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
     embedding_energy: EnergyFigure | None = None
+    started_over: bool = False  # --rebuild found the index damaged and began from nothing
 
 
 def _under(path: str, roots: Sequence[Path]) -> bool:
@@ -100,7 +101,8 @@ def ingest(
     roots = tuple(Path(os.path.abspath(root)) for root in options.roots)
     scanned = scan(roots, options.include, options.exclude, options.max_file_bytes)
     report.skipped.extend(scanned.skipped)
-    existing_roots = [root for root in roots if root.exists()]  # a missing root removes nothing
+    # A root that is missing (or cannot be searched) removes nothing.
+    existing_roots = [root for root in roots if os.path.exists(root)]
     on_progress(Progress("scan", len(scanned.files), len(scanned.files)))
 
     from smallagent.embeddings import resolve_model_location, split_precision
@@ -115,6 +117,7 @@ def ingest(
     cores = os.cpu_count() or 1
 
     with open_writer(index_directory, spec, rebuild=options.rebuild) as writer:
+        report.started_over = writer.started_over
         known = writer.known_documents()
         found_paths = {str(found.path) for found in scanned.files}
         for path in sorted(set(known) - found_paths):
@@ -160,7 +163,7 @@ def ingest(
             offset = 0
             for pending in batch:
                 count = len(pending.chunks)
-                writer.add_document(
+                report.chunks_removed += writer.add_document(
                     str(pending.found.path),
                     pending.found.size,
                     pending.found.mtime_ns,
@@ -184,15 +187,19 @@ def ingest(
         for done, (found, data, digest) in enumerate(to_process, start=1):
             try:
                 document = load_document(found.path, data)
-            except UnusableFile as reason:
-                report.skipped.append(Skipped(found.path, str(reason)))
-                if str(found.path) in known:
+                chunks = chunk_document(document, counter, options.chunking)
+            except Exception as error:  # one file's content never stops the ingest
+                if isinstance(error, UnusableFile):
+                    report.skipped.append(Skipped(found.path, str(error)))
+                else:
+                    reason = f"cannot index: {type(error).__name__}: {error}"
+                    report.failed.append(Skipped(found.path, reason))
+                if str(found.path) in known:  # its old chunks describe content that is gone
                     report.chunks_removed += writer.remove_document(str(found.path))
                     report.removed += 1
             else:
                 if warning := run_together_warning(document):
                     report.warnings.append(Skipped(found.path, warning))
-                chunks = chunk_document(document, counter, options.chunking)
                 is_new = str(found.path) not in known
                 batch.append(_Pending(found, digest, document, chunks, is_new))
                 if sum(len(pending.chunks) for pending in batch) >= options.embed_batch_chunks:

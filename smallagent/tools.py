@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from smallagent.documents import printable_path
 from smallagent.shell import ShellPolicy, before_pipe
 from smallagent.snippets import passage_view
 from smallagent.types import ToolSpec
@@ -245,9 +246,10 @@ def make_search_tool(retriever: Any, sources: SourceRegistry, root: Path, chars:
         if not hits:
             return "\n".join([*lines, note or "No passages found. Try other words."])
         for hit in hits:
-            number = sources.number(hit.path, hit.page, hit.heading)
+            path = printable_path(hit.path)  # a name that is not UTF-8 would break the request
+            number = sources.number(path, hit.page, hit.heading)
             sources.remember(number, hit.text)
-            where = _display(hit.path, root) + (f", page {hit.page}" if hit.page else "")
+            where = _display(path, root) + (f", page {hit.page}" if hit.page else "")
             heading = f" ({hit.heading})" if hit.heading else ""
             lines.append(f"[{number}] {where}{heading}: {passage_view(hit.text, query, chars)}")
         return "\n".join([*lines, note] if note else lines)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -51,6 +52,24 @@ def embedder():  # type: ignore[no-untyped-def]
     model = SentenceTransformerEmbedder()
     model.embed(["warm up"])
     return model
+
+
+@pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One ONNX export per session, in a private cache instead of the user's."""
+    import os
+
+    from smallagent.embeddings import export_onnx, onnx_cache_path
+
+    root = tmp_path_factory.mktemp("cache")
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(root)
+    export_onnx("all-MiniLM-L6-v2", onnx_cache_path("all-MiniLM-L6-v2"))
+    yield root
+    if previous is None:
+        del os.environ["XDG_CACHE_HOME"]
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous
 
 
 @pytest.fixture(scope="session")

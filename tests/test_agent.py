@@ -370,7 +370,7 @@ def test_first_call_puts_the_passages_into_the_question_before_the_model_speaks(
 
 def test_the_model_asking_again_for_the_first_call_is_a_repeat_however_written() -> None:
     # {"query": q} after the loop's own call with q, and with the default k spelled out
-    model, steps, result = run(
+    model, steps, _ = run(
         [ToolCall("lookup", {"query": "question?", "k": 2}), "Green [1]."], first_call="lookup"
     )
     assert [step.kind for step in steps] == ["tool", "repeat", "answer"]

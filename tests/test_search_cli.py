@@ -4,36 +4,19 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from smallagent.cli import app
-from smallagent.embeddings import OnnxEmbedder, export_onnx, onnx_cache_path
+from smallagent.embeddings import OnnxEmbedder, onnx_cache_path
 from smallagent.index import IndexReader
 from smallagent.ingest import IngestOptions, ingest
 from smallagent.retrieval import Retriever, reciprocal_rank_fusion
 from tests.conftest import make_pdf
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="session")
-def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One ONNX export per session, in a private cache instead of the user's."""
-    import os
-
-    root = tmp_path_factory.mktemp("cache")
-    previous = os.environ.get("XDG_CACHE_HOME")
-    os.environ["XDG_CACHE_HOME"] = str(root)
-    export_onnx("all-MiniLM-L6-v2", onnx_cache_path("all-MiniLM-L6-v2"))
-    yield root
-    if previous is None:
-        del os.environ["XDG_CACHE_HOME"]
-    else:
-        os.environ["XDG_CACHE_HOME"] = previous
 
 
 def test_onnx_vectors_match_sentence_transformers(onnx_cache: Path, embedder) -> None:  # type: ignore[no-untyped-def]
