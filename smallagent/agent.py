@@ -35,7 +35,7 @@ ANSWER_SYSTEM = (
     "say that it was not found in the documents."
 )
 # The answer request's reply, when replies are constrained: the answer and nothing else.
-ANSWER_SCHEMA = {
+ANSWER_SCHEMA: dict[str, object] = {
     "type": "object",
     "properties": {"answer": {"type": "string"}},
     "required": ["answer"],
