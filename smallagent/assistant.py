@@ -188,6 +188,10 @@ class Assistant:
             return deadline is not None and time.monotonic() >= deadline
 
         self.model.start_question(deadline, on_text)
+        if self.reader is not None:
+            # A chat or a task file outlives ingests: search what is committed now, not what was
+            # committed when the session opened.
+            self.reader.refresh()
         return AgentRun(
             self.model,
             self.tools,

@@ -423,3 +423,31 @@ def test_a_settled_question_is_answered_without_the_model() -> None:
     assert agent.result is not None and agent.result.complete
     assert agent.result.answer == "Not found in the documents: none mentions Haliburton."
     assert model.seen == [] and agent.result.usage.prompt_tokens == 0
+
+
+def test_each_question_searches_the_newest_committed_index() -> None:
+    from smallagent.assistant import AskOptions, Assistant, MeteredModel
+    from smallagent.tools import SourceRegistry
+
+    class Reader:
+        refreshed = 0
+
+        def refresh(self) -> bool:
+            self.refreshed += 1
+            return True
+
+    reader = Reader()
+    assistant = Assistant(
+        model=MeteredModel(ScriptedModel([]), counters=[]),
+        tools=dict(TOOLS),
+        sources=SourceRegistry(),
+        system_prompt="system",
+        config=AgentConfig(),
+        options=AskOptions(),
+        params_billion=1.5,
+        notes=[],
+        reader=reader,
+    )
+    assistant.ask("first?")
+    assistant.ask("second?")
+    assert reader.refreshed == 2
