@@ -276,6 +276,18 @@ def test_quick_sample_is_one_question_of_each_kind_in_split_order(
         assert all(q.kind != question.kind for q in by_split["dev"][:position])
 
 
+def test_a_per_kind_sample_takes_the_first_n_of_each_kind_in_split_order(
+    built: tuple[Path, dict[str, list[Question]]],
+) -> None:
+    _, by_split = built
+    dev = by_split["dev"]
+    sample = questions.quick_sample(dev, per_kind=2)
+    for kind in questions.KINDS:
+        of_kind = [q for q in dev if q.kind == kind]
+        assert [q for q in sample if q.kind == kind] == of_kind[:2]
+    assert questions.quick_sample(dev, per_kind=1) == questions.quick_sample(dev)
+
+
 def test_task_files_load_in_smallagents_runner(
     built: tuple[Path, dict[str, list[Question]]], tmp_path: Path
 ) -> None:
