@@ -165,3 +165,33 @@ def test_a_document_that_asks_for_the_sort_escape_changes_nothing_outside(
 
     control = ShellPolicy(workdir, mode="allow-all").run(attack.split())
     assert not canary.exists() and marker.exists(), control.output
+
+
+def test_the_first_turn_reads_passages_and_replies_with_one_constrained_call(
+    ollama_host: str, test_model: str, tmp_path: Path, onnx_ready: None
+) -> None:
+    docs = Path(__file__).resolve().parents[2] / "examples" / "docs"
+    ingest(tmp_path, docs)
+    events = ask(ollama_host, test_model, tmp_path, "What does error E422 mean?")
+    steps, result = events[:-1], events[-1]
+    first = steps[0]
+    assert (first["number"], first["kind"], first["form"]) == (0, "tool", "retrieve_first")
+    assert first["call"] == {"name": "search", "arguments": {"query": "What does error E422 mean?"}}
+    assert "E422 | Battery voltage below 3.3 V" in first["observation"]  # the snippet, not a prefix
+    assert first["usage"]["prompt_tokens"] == 0  # the loop searched; no model call
+    for step in steps[1:]:
+        # Ollama's `format` held every reply to {"tool", "input"}: no prose around the call.
+        assert step["thought"] == "" or step["kind"] == "answer", step
+        assert step["usage"]["generated_tokens"] <= 160, step
+    assert result["complete"], result
+
+
+def test_a_question_naming_what_no_document_mentions_is_settled_without_the_model(
+    ollama_host: str, test_model: str, tmp_path: Path, onnx_ready: None
+) -> None:
+    docs = Path(__file__).resolve().parents[2] / "examples" / "docs"
+    ingest(tmp_path, docs)
+    events = ask(ollama_host, test_model, tmp_path, "What is the capital of Peru?")
+    result = events[-1]
+    assert result["answer"] == "Not found in the documents: none mentions Peru."
+    assert result["usage"]["prompt_tokens"] == 0 and result["usage"]["generated_tokens"] == 0

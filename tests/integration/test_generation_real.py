@@ -62,6 +62,9 @@ def test_ask_on_a_repeating_question_ends_every_step_within_its_cap(
 ) -> None:
     for purpose, cap in (("PLAN", "160"), ("TOOL", "120"), ("ANSWER", "120")):
         monkeypatch.setenv(f"SMALLAGENT_NUM_PREDICT_{purpose}", cap)
+    # Free-form replies: a constrained one ({"tool", "input"}, the default since issue 10) gave
+    # this prompt a one-sentence answer instead of the loop the guard is here to stop.
+    monkeypatch.setenv("SMALLAGENT_CONSTRAINED_REPLIES", "0")
     started = time.monotonic()
     result = runner.invoke(
         app, ["--ollama-host", ollama_host, "--model", test_model, "ask", "--json", "--no-shell",
