@@ -19,6 +19,7 @@ import typer
 from smallagent import __version__
 from smallagent.config import Settings, load_settings
 from smallagent.errors import SmallagentError
+from smallagent.paths import atomic_write_bytes, display_path
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -558,7 +559,7 @@ def run_tasks(
     else:
         _print_task_report(console, everything)
         if report is not None:
-            console.print(f"report: {_display_path(report)}")
+            console.print(f"report: {display_path(report)}")
     raise typer.Exit(scripted.exit_code(everything))
 
 
@@ -578,8 +579,6 @@ def _check_models_ready(settings: Settings, models: list[str]) -> None:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    from smallagent.index import atomic_write_bytes
-
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, text.encode("utf-8"))
@@ -697,13 +696,6 @@ def models_pull(
             "`ollama create NAME -f Modelfile` instead",
         ) from None
     typer.echo(f"pulled {name}")
-
-
-def _display_path(path: str | Path) -> str:
-    try:
-        return str(Path(path).relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 def _index_directory(settings: Settings) -> Path:
@@ -862,7 +854,7 @@ def _ingest_report_json(name: str, directory: Path, report: Any) -> dict[str, An
 def _print_ingest_report(console: Console, name: str, directory: Path, report: Any) -> None:
     from rich.table import Table
 
-    table = Table(title=f"index {name} ({_display_path(directory)})", show_header=False)
+    table = Table(title=f"index {name} ({display_path(directory)})", show_header=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
     rows = [
@@ -889,7 +881,7 @@ def _print_ingest_report(console: Console, name: str, directory: Path, report: A
         *(("warning", item) for item in report.warnings),
     ]
     for kind, item in problems[:25]:
-        console.print(f"  [yellow]{kind}[/] {_display_path(item.path)}: {item.reason}")
+        console.print(f"  [yellow]{kind}[/] {display_path(item.path)}: {item.reason}")
     if len(problems) > 25:
         console.print(f"  … and {len(problems) - 25} more")
 
@@ -922,7 +914,7 @@ def search(
     if not hits:
         console.print("no hits")
     for hit in hits:
-        where = _display_path(hit.path) + (f":page {hit.page}" if hit.page else "")
+        where = display_path(hit.path) + (f":page {hit.page}" if hit.page else "")
         snippet = " ".join(hit.text.split())
         console.print(
             f"[bold]{hit.rank}.[/] [cyan]{where}[/] [dim]score {hit.score:.4f}"
@@ -940,7 +932,7 @@ def index_list(ctx: typer.Context) -> None:
     settings = _settings(ctx)
     summaries = list_indexes(settings.index_dir)
     if not summaries:
-        typer.echo(f"no indexes in {_display_path(settings.index_dir)}", err=True)
+        typer.echo(f"no indexes in {display_path(settings.index_dir)}", err=True)
     for summary in summaries:
         typer.echo(
             f"{summary.name}\t{summary.documents} documents\t{summary.chunks} chunks\t"
@@ -964,7 +956,7 @@ def index_info(
     updated = datetime.datetime.fromtimestamp(summary.updated_at).isoformat(timespec="seconds")
     for label, value in (
         ("name", summary.name),
-        ("directory", _display_path(summary.directory)),
+        ("directory", display_path(summary.directory)),
         ("documents", summary.documents),
         ("chunks", summary.chunks),
         ("embedder", f"{spec.embedder} ({spec.dimension} dims)"),
@@ -990,8 +982,8 @@ def index_rm(
 
     directory = index_directory(_settings(ctx).index_dir, name)
     if not (directory / DATABASE).is_file():
-        raise SmallagentError(f"no index named {name} in {_display_path(directory.parent)}")
-    if not yes and not typer.confirm(f"Delete index {name} ({_display_path(directory)})?"):
+        raise SmallagentError(f"no index named {name} in {display_path(directory.parent)}")
+    if not yes and not typer.confirm(f"Delete index {name} ({display_path(directory)})?"):
         raise typer.Exit(1)
     with writer_lock(directory):
         shutil.rmtree(directory)

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from smallagent.paths import replace_atomically, temporary_path
+
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 _SHIPPED_ALIASES = (DEFAULT_EMBEDDING_MODEL, f"sentence-transformers/{DEFAULT_EMBEDDING_MODEL}")
 ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -138,7 +140,7 @@ def export_onnx(name: str, target: Path) -> Path:
     sample = torch.tensor([[101, 7592, 2088, 102, 0], [101, 7592, 102, 0, 0]])
     mask = (sample != 0).long()
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    temporary = temporary_path(target)
     axes = {"batch": 0, "tokens": 1}
     import warnings
 
@@ -160,7 +162,7 @@ def export_onnx(name: str, target: Path) -> Path:
             opset_version=17,
             dynamo=False,
         )
-    temporary.replace(target)
+    replace_atomically(temporary, target)
     return target
 
 
@@ -247,9 +249,9 @@ def quantize_onnx(source: Path, target: Path) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     logging.getLogger().setLevel(logging.ERROR)  # its advice to pre-process goes to the root logger
-    temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    temporary = temporary_path(target)
     quantize_dynamic(str(source), str(temporary), weight_type=QuantType.QInt8)
-    temporary.replace(target)
+    replace_atomically(temporary, target)
     return target
 
 

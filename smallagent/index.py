@@ -26,6 +26,7 @@ from typing import Any
 
 from smallagent.chunking import Chunk, ChunkingConfig
 from smallagent.errors import IndexStoreError
+from smallagent.paths import atomic_write_bytes
 
 FORMAT_VERSION = 1
 DATABASE = "meta.sqlite"
@@ -127,24 +128,6 @@ def validate_name(name: str) -> str:
 
 def index_directory(index_dir: Path, name: str) -> Path:
     return index_dir / validate_name(name)
-
-
-def _fsync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with temporary.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    temporary.replace(path)
-    _fsync_directory(path.parent)
 
 
 def _connect(path: Path, read_only: bool) -> sqlite3.Connection:

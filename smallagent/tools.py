@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from smallagent.paths import display_path
 from smallagent.shell import ShellPolicy, before_pipe
 from smallagent.types import ToolSpec
 
@@ -216,13 +217,6 @@ class SourceRegistry:
         ]
 
 
-def _display(path: str, root: Path) -> str:
-    try:
-        return str(Path(path).relative_to(root))
-    except ValueError:
-        return path
-
-
 def make_search_tool(retriever: Any, sources: SourceRegistry, root: Path, chars: int) -> Tool:
     def search(query: str, k: int = 4) -> str:
         """Search the ingested documents; returns numbered passages to cite as [n].
@@ -239,7 +233,7 @@ def make_search_tool(retriever: Any, sources: SourceRegistry, root: Path, chars:
         for hit in hits:
             number = sources.number(hit.path, hit.page, hit.heading)
             sources.remember(number, hit.text)
-            where = _display(hit.path, root) + (f", page {hit.page}" if hit.page else "")
+            where = display_path(hit.path, root) + (f", page {hit.page}" if hit.page else "")
             text = " ".join(hit.text.split())
             if len(text) > chars:
                 text = text[:chars].rsplit(" ", 1)[0] + " …"

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from smallagent.agent import Result, Step
 from smallagent.energy import RunEnergy
+from smallagent.paths import display_path
 from smallagent.tools import Source
 from smallagent.types import Usage
 
@@ -100,7 +101,7 @@ def render_result(
             "the text above is the best partial answer.[/]"
         )
     for source in sources:
-        console.print(f"  [cyan][{source.number}][/] {escape(_relative(source.label, root))}")
+        console.print(f"  [cyan][{source.number}][/] {escape(display_path(source.label, root))}")
     render_energy(console, result, energy)
 
 
@@ -111,13 +112,6 @@ _STOP_TEXT = {
     "budget": "energy budget --max-wh reached",
     "max_seconds": "time limit --max-seconds reached",
 }
-
-
-def _relative(label: str, root: Path) -> str:
-    try:
-        return str(Path(label).relative_to(root))
-    except ValueError:
-        return label
 
 
 def render_energy(console: Console, result: Result, energy: RunEnergy) -> None:
