@@ -27,9 +27,9 @@ from smallagent.energy import (
 )
 from smallagent.errors import IndexStoreError
 from smallagent.parsing import FINAL_ANSWER_TOOL
+from smallagent.retrieval import SourceRegistry
 from smallagent.shell import ConsentRequest, Mode, ShellPolicy
 from smallagent.tools import (
-    SourceRegistry,
     Tool,
     make_final_answer_tool,
     make_read_file_tool,

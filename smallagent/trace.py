@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from smallagent.agent import Result, Step
 from smallagent.energy import RunEnergy
 from smallagent.paths import display_path
-from smallagent.tools import Source
+from smallagent.retrieval import Source
 from smallagent.types import Usage
 
 if TYPE_CHECKING:

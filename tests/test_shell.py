@@ -192,7 +192,7 @@ def test_one_answer_per_argv_in_a_run(workdir: Path) -> None:
 def test_time_at_the_prompt_is_not_booked_as_tool_time(workdir: Path) -> None:
     from smallagent.agent import AgentConfig
     from smallagent.assistant import AskOptions, Assistant, MeteredModel
-    from smallagent.tools import SourceRegistry
+    from smallagent.retrieval import SourceRegistry
     from smallagent.types import Message, ModelReply, ToolCall, Usage
 
     class OneCall:
