@@ -740,7 +740,7 @@ def ingest(
 
     from smallagent.chunking import ChunkingConfig
     from smallagent.embeddings import PRECISIONS, index_embedder
-    from smallagent.ingest import IngestOptions
+    from smallagent.ingest import IngestOptions, choose_precision
     from smallagent.ingest import Progress as IngestProgress
     from smallagent.ingest import ingest as run_ingest
 
@@ -766,7 +766,7 @@ def ingest(
     )
     console = _console(stderr=as_json)
     directory = _index_directory(settings)
-    precision = _ingest_precision(settings, precision, directory, rebuild)
+    precision = choose_precision(directory, precision, settings, rebuild)
     try:
         with console.status("loading the embedder (exported to ONNX on first use)…"):
             embedder = index_embedder(settings.embedding_model, precision)
@@ -803,30 +803,6 @@ def ingest(
         _print_ingest_report(console, settings.index, directory, report)
     if strict and (report.skipped or report.failed or report.warnings):
         raise typer.Exit(1)
-
-
-def _ingest_precision(settings: Settings, flag: str | None, directory: Path, rebuild: bool) -> str:
-    """--precision, else a configured one, else the existing index's own, else the default.
-
-    An index built at fp32 stays fp32 when the default changes: adding files to it must not turn
-    into a refusal that asks for --rebuild.
-    """
-    from smallagent.embeddings import split_precision
-    from smallagent.errors import IndexStoreError
-    from smallagent.index import IndexReader
-
-    if flag is not None:
-        return flag
-    if settings.source_of("embedding_precision") != "default" or rebuild:
-        return settings.embedding_precision
-    try:
-        reader = IndexReader(directory)
-    except IndexStoreError:
-        return settings.embedding_precision
-    try:
-        return split_precision(reader.spec.embedder)[1]
-    finally:
-        reader.close()
 
 
 def _ingest_report_json(name: str, directory: Path, report: Any) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from smallagent.embeddings import PRECISIONS, Precision
 from smallagent.errors import ConfigError
 from smallagent.types import Purpose
 
@@ -46,7 +47,7 @@ class Settings:
     embedding_model: str = "all-MiniLM-L6-v2"
     # int8: 1.7x faster ingest than fp32, recall@5 0.992 against 1.000 on 238 queries
     # (docs/benchmarks.md); --precision fp32 or this setting gives full precision.
-    embedding_precision: str = "int8"
+    embedding_precision: Precision = "int8"
     request_timeout_s: float = 600.0
     # The most tokens Ollama may generate for each kind of request (its `num_predict`): the longest
     # reply of each kind seen with Qwen2.5-Coder 1.5B on the example questions, with headroom
@@ -129,8 +130,10 @@ def _coerce(name: str, raw: Any, origin: str, base_dir: Path) -> Any:
         raise ConfigError(f"{origin}: {name} must be a non-empty string, got {raw!r}")
     if name == "ollama_host":
         return normalize_host(raw)
-    if name == "embedding_precision" and raw.strip() not in ("fp32", "int8"):
-        raise ConfigError(f"{origin}: embedding_precision must be fp32 or int8, got {raw!r}")
+    if name == "embedding_precision" and raw.strip() not in PRECISIONS:
+        raise ConfigError(
+            f"{origin}: embedding_precision must be {' or '.join(PRECISIONS)}, got {raw!r}"
+        )
     if name == "index_dir":
         path = Path(raw).expanduser()
         return path if path.is_absolute() else base_dir / path

@@ -13,9 +13,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Literal
 
 from smallagent.chunking import Chunk, ChunkingConfig, WordPieceCounter, chunk_document
+from smallagent.config import Settings
 from smallagent.documents import (
     DEFAULT_MAX_FILE_BYTES,
     Document,
@@ -26,17 +27,10 @@ from smallagent.documents import (
     run_together_warning,
     scan,
 )
+from smallagent.embeddings import Embedder, EmbedderId, Precision, resolve_model_location
 from smallagent.energy import EnergyFigure, cpu_energy, read_rapl_microjoules
-from smallagent.index import IndexSpec, open_writer
-
-
-class Embedder(Protocol):
-    name: str
-
-    @property
-    def dimension(self) -> int: ...
-
-    def embed(self, texts: Sequence[str]) -> Any: ...
+from smallagent.errors import IndexStoreError
+from smallagent.index import IndexReader, IndexSpec, open_writer
 
 
 @dataclass(frozen=True)
@@ -103,15 +97,13 @@ def ingest(
     existing_roots = [root for root in roots if root.exists()]  # a missing root removes nothing
     on_progress(Progress("scan", len(scanned.files), len(scanned.files)))
 
-    from smallagent.embeddings import resolve_model_location, split_precision
-
     spec = IndexSpec(
         embedder=embedder.name,
         dimension=embedder.dimension,
         max_tokens=options.chunking.max_tokens,
         overlap_tokens=options.chunking.overlap_tokens,
     )
-    counter = WordPieceCounter(resolve_model_location(split_precision(embedder.name)[0]))
+    counter = WordPieceCounter(resolve_model_location(embedder.identity.model))
     cores = os.cpu_count() or 1
 
     with open_writer(index_directory, spec, rebuild=options.rebuild) as writer:
@@ -202,3 +194,23 @@ def ingest(
         writer.commit()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def choose_precision(
+    directory: Path, asked: Precision | None, settings: Settings, rebuild: bool
+) -> Precision:
+    """--precision, else a configured one, else the existing index's own, else the default.
+
+    An index built at fp32 stays fp32 when the default changes: adding files to it must not turn
+    into a refusal that asks for --rebuild.
+    """
+    if asked is not None:
+        return asked
+    if settings.source_of("embedding_precision") != "default" or rebuild:
+        return settings.embedding_precision
+    try:
+        reader = IndexReader(directory)
+    except IndexStoreError:
+        return settings.embedding_precision
+    with reader:
+        return EmbedderId.parse(reader.spec.embedder).precision

@@ -12,15 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
 
+from smallagent.embeddings import Embedder
 from smallagent.index import IndexReader
 
 RRF_K = 60  # the constant of Cormack, Clarke & Buettcher (SIGIR 2009)
-
-
-class QueryEmbedder(Protocol):
-    def embed(self, texts: Sequence[str]) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -76,7 +72,7 @@ def exact_terms(query: str) -> list[str]:
 
 
 class Retriever:
-    def __init__(self, reader: IndexReader, embedder: QueryEmbedder) -> None:
+    def __init__(self, reader: IndexReader, embedder: Embedder) -> None:
         self.reader = reader
         self.embedder = embedder
 
