@@ -17,11 +17,11 @@ from smallagent.agent import AgentConfig, AgentRun, Result, Step
 from smallagent.commands import MINIMAL
 from smallagent.config import Settings
 from smallagent.energy import (
-    EnergyCounter,
     EnergySettings,
+    MeteredModel,
     RunEnergy,
     default_energy_settings,
-    energy_counters,
+    energy_budget,
     parse_parameter_size,
     run_energy,
 )
@@ -36,7 +36,7 @@ from smallagent.tools import (
     make_search_tool,
     make_shell_tool,
 )
-from smallagent.types import Message, ModelReply, Purpose, ToolSpec, Usage
+from smallagent.types import Message, Usage
 
 SYSTEM_PROMPT = """You are smallagent, a careful assistant that answers with the help of tools.
 
@@ -80,44 +80,6 @@ class AskOptions:
     tools: frozenset[str] = frozenset({"search", "read_file", "shell"})  # a task may offer fewer
 
 
-class MeteredModel:
-    """Wraps a model to read the energy counters (RAPL, NVML) around each call, where readable.
-
-    A call that fails or is interrupted is metered too: its energy was spent all the same.
-    """
-
-    def __init__(self, inner: Any, counters: Sequence[EnergyCounter] | None = None) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.counters = list(energy_counters() if counters is None else counters)
-        self.measured_by = " + ".join(counter.name for counter in self.counters)
-        self.joules: float | None = 0.0 if self.counters else None
-
-    def start_question(
-        self, deadline: float | None = None, on_text: Callable[[str], None] | None = None
-    ) -> None:
-        """A new question: the meter starts from zero, and the model gets its time and listener."""
-        self.joules = 0.0 if self.counters else None
-        if hasattr(self.inner, "deadline"):
-            self.inner.deadline = deadline
-        if hasattr(self.inner, "on_text"):
-            self.inner.on_text = on_text
-
-    def chat(
-        self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), purpose: Purpose = "tool"
-    ) -> ModelReply:
-        before = [counter.read_joules() for counter in self.counters]
-        try:
-            reply: ModelReply = self.inner.chat(messages, tools, purpose=purpose)
-        finally:
-            after = [counter.read_joules() for counter in self.counters]
-            for start, end in zip(before, after, strict=True):
-                moved = None if start is None or end is None or end < start else end - start
-                if self.joules is not None and moved is not None:
-                    self.joules += moved
-        return reply
-
-
 @dataclass
 class Assistant:
     model: MeteredModel
@@ -143,21 +105,18 @@ class Assistant:
         on_text: Callable[[str], None] | None = None,
     ) -> AgentRun:
         """One question; `on_text` sees the model's replies as they stream, for a live trace."""
-        settings = self.options.energy
-        budget = self.options.max_wh
         limit = self.options.max_seconds
         deadline = None if limit is None else time.monotonic() + limit
-
-        def over_budget(usage: Any) -> bool:
-            if budget is None:
-                return False
-            spent = run_energy(usage, 0.0, settings, self.params_billion).total_wh
-            return spent >= budget
 
         def out_of_time() -> bool:
             return deadline is not None and time.monotonic() >= deadline
 
-        self.model.start_question(deadline, on_text)
+        self.model.meter.reset()  # a new question: the meter starts from zero
+        inner = self.model.inner  # the model gets the question's time and listener
+        if hasattr(inner, "deadline"):
+            inner.deadline = deadline
+        if hasattr(inner, "on_text"):
+            inner.on_text = on_text
         return AgentRun(
             self.model,
             self.tools,
@@ -165,7 +124,9 @@ class Assistant:
             question,
             self.config,
             history=history,
-            over_budget=over_budget,
+            over_budget=energy_budget(
+                self.options.max_wh, self.options.energy, self.params_billion
+            ),
             clock=self._compute_clock,
             out_of_time=out_of_time,
         )
@@ -179,8 +140,8 @@ class Assistant:
             tool_seconds,
             self.options.energy,
             self.params_billion,
-            self.model.joules,
-            self.model.measured_by,
+            self.model.meter.joules,
+            self.model.meter.measured_by,
         )
 
     def spent(self, steps: Sequence[Step], error: BaseException) -> tuple[Usage, RunEnergy]:

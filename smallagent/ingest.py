@@ -28,7 +28,7 @@ from smallagent.documents import (
     scan,
 )
 from smallagent.embeddings import Embedder, EmbedderId, Precision, resolve_model_location
-from smallagent.energy import EnergyFigure, cpu_energy, read_rapl_microjoules
+from smallagent.energy import EnergyFigure, EnergyMeter, cpu_energy, energy_counters
 from smallagent.errors import IndexStoreError
 from smallagent.index import IndexReader, IndexSpec, open_writer
 
@@ -105,6 +105,7 @@ def ingest(
     )
     counter = WordPieceCounter(resolve_model_location(embedder.identity.model))
     cores = os.cpu_count() or 1
+    meter = EnergyMeter(energy_counters(gpus=False))  # embedding runs on the CPU
 
     with open_writer(index_directory, spec, rebuild=options.rebuild) as writer:
         known = writer.known_documents()
@@ -140,15 +141,13 @@ def ingest(
             texts = [chunk.embedding_text for pending in batch for chunk in pending.chunks]
             vectors = None
             if texts:
-                rapl_before = read_rapl_microjoules()
-                embed_started = time.perf_counter()
-                vectors = embedder.embed(texts)
-                seconds = time.perf_counter() - embed_started
-                figure = cpu_energy(seconds, cores, rapl_before, read_rapl_microjoules())
+                with meter.measuring() as work:
+                    vectors = embedder.embed(texts)
+                figure = cpu_energy(work, cores)
                 previous_joules = report.embedding_energy.joules if report.embedding_energy else 0
                 total_joules = previous_joules + figure.joules
                 report.embedding_energy = EnergyFigure(total_joules, figure.source)
-                report.embed_seconds += seconds
+                report.embed_seconds += work.seconds
             offset = 0
             for pending in batch:
                 count = len(pending.chunks)

@@ -509,7 +509,7 @@ def assistant_executor(
                 usage, energy = assistant.spent(steps, error)
                 return TaskResult(
                     task.id, model, "error", fingerprint, stop_reason="error",
-                    **_spending(steps, usage, energy, started, options.energy.device_label),
+                    **_spending(steps, usage, energy, started),
                     error=error.message,
                 )  # fmt: skip
             result = run.result
@@ -536,7 +536,7 @@ def assistant_executor(
                 complete=result.complete,
                 stop_reason=result.stop_reason,
                 checks=outcomes,
-                **_spending(steps, result.usage, energy, started, options.energy.device_label),
+                **_spending(steps, result.usage, energy, started),
                 error=problem,
             )
         finally:
@@ -553,17 +553,8 @@ def assistant_executor(
     return guarded
 
 
-def _spending(
-    steps: Sequence[Any], usage: Any, energy: Any, started: float, device_label: str
-) -> dict[str, Any]:
+def _spending(steps: Sequence[Any], usage: Any, energy: Any, started: float) -> dict[str, Any]:
     """A task's work and cost, the same fields whether it finished or failed part way."""
-    source = (
-        energy.model_source
-        if energy.model_source.startswith("measured")
-        else f"modeled: {device_label}"
-    )
-    if usage.estimated:
-        source += " (partly estimated from elapsed time: a reply was cut short)"
     return {
         "steps": len(steps),
         "tool_calls": sum(1 for step in steps if step.kind == "tool"),
@@ -571,7 +562,7 @@ def _spending(
         "generated_tokens": usage.generated_tokens,
         "seconds": time.perf_counter() - started,
         "wh": energy.total_wh,
-        "energy_source": source,
+        "energy_source": energy.method,
         "gco2e": energy.gco2e,
         "same_method_wh": energy.small_model_same_method_wh or 0.0,
         "reference_wh": energy.reference_wh,

@@ -191,7 +191,8 @@ def test_one_answer_per_argv_in_a_run(workdir: Path) -> None:
 
 def test_time_at_the_prompt_is_not_booked_as_tool_time(workdir: Path) -> None:
     from smallagent.agent import AgentConfig
-    from smallagent.assistant import AskOptions, Assistant, MeteredModel
+    from smallagent.assistant import AskOptions, Assistant
+    from smallagent.energy import MeteredModel
     from smallagent.retrieval import SourceRegistry
     from smallagent.types import Message, ModelReply, ToolCall, Usage
 
