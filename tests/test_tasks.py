@@ -243,6 +243,37 @@ def test_an_edited_task_runs_again_on_resume(tmp_path: Path) -> None:
     assert resume_plan([(before, "other")], done) == ([], [(before, "other")])
 
 
+EVERY_SETTING = """\
+defaults:
+  index: docs
+  max_steps: 4
+tasks:
+  - id: plain
+    prompt: What is the code?
+    checks:
+      contains: [TW-8841]
+  - id: every-setting
+    prompt: How many files?
+    model: qwen2.5-coder:1.5b
+    tools: [shell, read_file, shell]
+    shell: allow
+    temperature: 1
+    seed: 7
+    num_ctx: 4096
+    workdir: sub
+    checks:
+      regex: '\\b5\\b'
+"""
+
+
+def test_fingerprints_stay_the_same_so_old_results_files_still_resume(tmp_path: Path) -> None:
+    # Recorded before the task settings became config.AskOptions: a results file written by an
+    # earlier version must still match its tasks, or --resume would run them all again.
+    (tmp_path / "sub").mkdir()
+    plain, every = load_task_file(write(tmp_path, EVERY_SETTING), allow_shell=True)
+    assert (plain.fingerprint(), every.fingerprint()) == ("f7d13e6c5dd62a67", "54e52bf92e7ec80e")
+
+
 def test_a_directory_is_not_a_results_file(tmp_path: Path) -> None:
     for resume in (False, True):
         with pytest.raises(TaskFileError, match="is a directory"):
