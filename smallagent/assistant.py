@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from smallagent.agent import AgentConfig, AgentRun, Result, Step
 from smallagent.commands import MINIMAL
-from smallagent.config import Settings
+from smallagent.config import AskOptions, Settings
 from smallagent.energy import (
-    EnergySettings,
     MeteredModel,
     RunEnergy,
-    default_energy_settings,
     energy_budget,
     parse_parameter_size,
     run_energy,
@@ -28,7 +25,7 @@ from smallagent.energy import (
 from smallagent.errors import IndexStoreError
 from smallagent.parsing import FINAL_ANSWER_TOOL
 from smallagent.retrieval import SourceRegistry
-from smallagent.shell import ConsentRequest, Mode, ShellPolicy
+from smallagent.shell import ConsentRequest, ShellPolicy
 from smallagent.tools import (
     Tool,
     make_final_answer_tool,
@@ -62,22 +59,6 @@ UNCONFINED_NOTE = (
     "no kernel sandbox for shell commands (Landlock is unavailable): only "
     f"{', '.join(sorted(MINIMAL))} run without asking; anything else needs your consent"
 )
-
-
-@dataclass(frozen=True)
-class AskOptions:
-    max_steps: int = 8
-    shell_mode: Mode = "read-only"
-    workdir: Path = field(default_factory=Path.cwd)
-    num_ctx: int = 8192
-    temperature: float = 0.0
-    seed: int = 0
-    keep_alive: str = "10m"
-    max_wh: float | None = None
-    max_seconds: float | None = None  # for the whole question, every model call and tool in it
-    energy: EnergySettings = field(default_factory=default_energy_settings)
-    search_chars: int = 500
-    tools: frozenset[str] = frozenset({"search", "read_file", "shell"})  # a task may offer fewer
 
 
 @dataclass
@@ -197,8 +178,8 @@ def build_assistant(
     if "read_file" in options.tools:
         tools["read_file"] = make_read_file_tool([options.workdir], allowed_files, max_lines=120)
     policy = None
-    if options.shell_mode != "off" and "shell" in options.tools:
-        policy = ShellPolicy(options.workdir, options.shell_mode, confirm)
+    if options.shell != "off" and "shell" in options.tools:
+        policy = ShellPolicy(options.workdir, options.shell, confirm)
         tools["shell"] = make_shell_tool(policy)
         if policy.sandbox is None:
             notes.append(UNCONFINED_NOTE)

@@ -15,10 +15,11 @@ import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from smallagent.errors import OptionError
 from smallagent.types import Message, Model, ModelReply, Purpose, ToolSpec, Usage
 
 RAPL_ROOT = Path("/sys/class/powercap")
@@ -258,6 +259,12 @@ class EnergySettings:
     batch_size: int = 1
     reference_params_billion: float = REFERENCE_PARAMS_BILLION
 
+    def __post_init__(self) -> None:
+        if self.device_watts <= 0:
+            raise OptionError("device_watts", "must be positive")
+        if self.grid_gco2_per_kwh < 0:
+            raise OptionError("grid_gco2_per_kwh", "must not be negative")
+
 
 def default_energy_settings(cores: int | None = None) -> EnergySettings:
     count = cores or os.cpu_count() or 1
@@ -265,6 +272,18 @@ def default_energy_settings(cores: int | None = None) -> EnergySettings:
         device_watts=count * WATTS_PER_BUSY_CORE,
         device_label=f"CPU, {count} cores x {WATTS_PER_BUSY_CORE:.1f} W",
     )
+
+
+def energy_settings(
+    device_watts: float | None = None, grid_gco2_per_kwh: float | None = None
+) -> EnergySettings:
+    """The defaults, with the device's power and the grid's carbon intensity where given."""
+    energy = default_energy_settings()
+    if device_watts is not None:
+        energy = replace(energy, device_watts=device_watts, device_label=f"{device_watts:g} W")
+    if grid_gco2_per_kwh is not None:
+        energy = replace(energy, grid_gco2_per_kwh=grid_gco2_per_kwh)
+    return energy
 
 
 def parse_parameter_size(text: str) -> float | None:

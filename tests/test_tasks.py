@@ -14,24 +14,11 @@ import pytest
 from typer.testing import CliRunner
 
 from smallagent.cli import app
-from smallagent.tasks import (
-    Check,
-    CheckOutcome,
-    ResultsLog,
-    Task,
-    TaskFileError,
-    TaskResult,
-    command_runner,
-    evaluate,
-    exit_code,
-    load_task_file,
-    normalise,
-    report_json,
-    report_markdown,
-    resume_plan,
-    run_tasks,
-    summarise,
-)
+from smallagent.tasks.checks import Check, CheckOutcome, command_runner, evaluate, normalise
+from smallagent.tasks.report import exit_code, report_json, report_markdown, summarise
+from smallagent.tasks.runlog import ResultsLog, TaskResult, resume_plan
+from smallagent.tasks.runner import run_tasks
+from smallagent.tasks.taskfile import Task, TaskFileError, load_task_file
 
 runner = CliRunner()
 
@@ -63,13 +50,13 @@ def write(tmp_path: Path, text: str, name: str = "tasks.yaml") -> Path:
 
 def test_a_good_file_gives_defaults_overrides_and_checks(tmp_path: Path) -> None:
     code, count = load_task_file(write(tmp_path, GOOD))
-    assert (code.id, code.prompt, code.settings.index, code.settings.max_steps) == (
+    assert (code.id, code.prompt, code.index, code.options.max_steps) == (
         "code", "What is the code?", "docs", 4,
     )  # fmt: skip
-    assert code.settings.tools == ("search", "read_file", "shell")
-    assert code.settings.workdir == tmp_path.resolve()
+    assert code.options.tools == ("search", "read_file", "shell")
+    assert code.options.workdir == tmp_path.resolve()
     assert code.checks == (Check("contains", ("TW-8841",)), Check("cites", ("calibration.md",)))
-    assert (count.settings.tools, count.settings.max_steps) == (("shell",), 3)
+    assert (count.options.tools, count.options.max_steps) == (("shell",), 3)
     assert [check.kind for check in count.checks] == ["regex", "command"]
 
 
@@ -93,7 +80,7 @@ TASK = "tasks:\n  - id: t1\n    prompt: Q?\n"
         (TASK + "  - id: t1\n    prompt: again\n", "task 't1': `id` is used twice"),
         ("tasks:\n  - id: t1\n", "task 't1': `prompt` is missing or empty"),
         (TASK + "    promt: typo\n", "task 't1': unknown field(s) promt"),
-        (TASK + "    tools: [search, web]\n", "task 't1': `tools`: unknown tool 'web'"),
+        (TASK + "    tools: [search, web]\n", "task 't1': `tools` has an unknown tool 'web'"),
         (TASK + "    tools: search\n", "task 't1': `tools` must be a list of names"),
         (TASK + "    shell: yes-please\n", "task 't1': `shell` must be one of"),
         (TASK + "    max_steps: 0\n", "task 't1': `max_steps` must be a whole number >= 1"),
@@ -132,7 +119,7 @@ def test_bad_json_and_a_missing_file(tmp_path: Path) -> None:
 def test_allow_shell_is_the_consent_for_shell_allow_and_other_commands(tmp_path: Path) -> None:
     text = TASK + "    shell: allow\n    checks:\n      command: python3 -c pass\n"
     (task,) = load_task_file(write(tmp_path, text), allow_shell=True)
-    assert task.settings.shell == "allow"
+    assert task.options.shell == "allow"
 
 
 def never_runs(command: str, stdin: str) -> int | None:
