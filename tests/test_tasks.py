@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -278,7 +279,14 @@ def test_existing_results_are_not_overwritten_without_resume(tmp_path: Path) -> 
 def test_parallel_runs_record_every_task(tmp_path: Path) -> None:
     work = [(task, "m") for task in tasks_of(tmp_path, 6)]
     recorded: list[TaskResult] = []
-    results = run_tasks(work, fake_execute, recorded.append, parallel=3)
+    # Each task waits until three are running at once: run one at a time, the barrier breaks.
+    together = threading.Barrier(3, timeout=10)
+
+    def in_threes(task: Task, model: str) -> TaskResult:
+        together.wait()
+        return fake_execute(task, model)
+
+    results = run_tasks(work, in_threes, recorded.append, parallel=3)
     assert sorted(r.task_id for r in results) == [f"t{n}" for n in range(6)]
     assert recorded == results
 
