@@ -15,6 +15,7 @@ from typing import Any
 from smallagent.agent import AgentConfig, AgentRun, Result, Step
 from smallagent.commands import MINIMAL
 from smallagent.config import AskOptions, Settings
+from smallagent.embeddings import query_embedder
 from smallagent.energy import (
     MeteredModel,
     RunEnergy,
@@ -23,8 +24,10 @@ from smallagent.energy import (
     run_energy,
 )
 from smallagent.errors import IndexStoreError
+from smallagent.index import IndexReader, index_directory
+from smallagent.ollama_model import OllamaModel
 from smallagent.parsing import FINAL_ANSWER_TOOL
-from smallagent.retrieval import SourceRegistry
+from smallagent.retrieval import Retriever, SourceRegistry
 from smallagent.shell import ConsentRequest, ShellPolicy
 from smallagent.tools import (
     Tool,
@@ -142,11 +145,6 @@ class Assistant:
 def build_assistant(
     settings: Settings, options: AskOptions, confirm: Callable[[ConsentRequest], bool] | None
 ) -> Assistant:
-    from smallagent.embeddings import query_embedder
-    from smallagent.index import IndexReader, index_directory
-    from smallagent.ollama_model import OllamaModel
-    from smallagent.retrieval import Retriever
-
     model = OllamaModel(
         settings.ollama_host,
         settings.model,

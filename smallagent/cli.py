@@ -1,9 +1,9 @@
 """The `smallagent` command: parse options, wire the modules together, render, map errors to exits.
 
 Each command imports the modules behind it when it runs, not at the top of this file: together
-they add about 100 ms to every start, `smallagent --help` included (docs/benchmarks.md, "Start-up
-cost of the command modules"); test_help_does_not_import_the_commands_modules holds the line.
-Their types are imported for the type checker only.
+they would add more than half again to every start, `smallagent --help` included (measured:
+docs/benchmarks.md, "Start-up cost of imports"); test_help_does_not_import_the_commands_modules
+holds the line. Their types are imported for the type checker only.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from smallagent import __version__, render
 from smallagent.chat import COMMANDS, Conversation
 from smallagent.chat import command as chat_command
 from smallagent.config import AskOptions, Settings, ShellMode, load_settings
-from smallagent.energy import energy_settings
+from smallagent.energy import energy_settings, run_energy
 from smallagent.errors import CannotProceed, OptionError, SmallagentError
 from smallagent.paths import display_path
+from smallagent.types import Usage
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -137,7 +138,7 @@ def doctor(
     ] = False,
 ) -> None:
     """Check the server, model, embedder, index dir and energy counters; say how to fix."""
-    from smallagent.doctor import run_checks  # when it runs: see the module docstring
+    from smallagent.doctor import run_checks  # see the module docstring
 
     settings = _settings(ctx)
     console = render.console()
@@ -223,7 +224,7 @@ def ask(
     grid_intensity: GridOption = None,
 ) -> None:
     """Answer a question with the agent: live step-by-step trace, sources, and the energy used."""
-    # when it runs: see the module docstring
+    # see the module docstring
     from smallagent.assistant import build_assistant
     from smallagent.trace import LiveReply, render_result, render_step, result_event, step_event
 
@@ -302,10 +303,7 @@ def _account_for_failure(
     model: str,
 ) -> None:
     """A question that failed still ends with what it spent: the JSON error event, and a line."""
-    # when it runs: see the module docstring
-    from smallagent.energy import run_energy
-    from smallagent.trace import error_event, render_spent
-    from smallagent.types import Usage
+    from smallagent.trace import error_event, render_spent  # see the module docstring
 
     if assistant is not None:
         usage, energy = assistant.spent(steps, error)
@@ -335,7 +333,7 @@ def chat(
     grid_intensity: GridOption = None,
 ) -> None:
     """Talk with the agent over several turns: /reset, /sources, /energy, /exit."""
-    # when it runs: see the module docstring
+    # see the module docstring
     from smallagent.assistant import build_assistant
     from smallagent.trace import LiveReply, render_energy, render_result, render_step
 
@@ -439,7 +437,7 @@ def run_tasks(
     Exit code 0 when every task passed, 1 when a check failed or a task errored, 2 when the run
     could not proceed (a bad task file, the server down, a model missing).
     """
-    # when it runs: see the module docstring
+    # see the module docstring
     from smallagent.ollama_model import OllamaServer
     from smallagent.tasks.report import (
         REPORT_SUFFIXES,
@@ -512,7 +510,7 @@ def run_tasks(
 @_user_errors
 def models_list(ctx: typer.Context) -> None:
     """List the models on the Ollama server."""
-    from smallagent.ollama_model import OllamaServer  # when it runs: see the module docstring
+    from smallagent.ollama_model import OllamaServer  # see the module docstring
 
     names = OllamaServer(_settings(ctx).ollama_host).model_names()
     if not names:
@@ -528,7 +526,7 @@ def models_pull(
     name: Annotated[str, typer.Argument(help="Model to pull, e.g. qwen2.5:3b.")],
 ) -> None:
     """Pull a model from the Ollama registry, with a progress bar (needs network)."""
-    from smallagent.ollama_model import OllamaServer  # when it runs: see the module docstring
+    from smallagent.ollama_model import OllamaServer  # see the module docstring
 
     settings = _settings(ctx)
     server = OllamaServer(settings.ollama_host, timeout_s=settings.request_timeout_s)
@@ -570,7 +568,7 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Add folders to an index: new and changed files are embedded, deleted ones removed."""
-    # when it runs: see the module docstring
+    # see the module docstring
     from smallagent.chunking import ChunkingConfig
     from smallagent.embeddings import PRECISIONS, index_embedder
     from smallagent.index import index_directory
@@ -628,7 +626,7 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Hybrid (dense + keyword) search over an index."""
-    # when it runs: see the module docstring
+    # see the module docstring
     from smallagent.embeddings import query_embedder
     from smallagent.index import IndexReader, index_directory
     from smallagent.retrieval import Retriever
@@ -650,7 +648,7 @@ def search(
 @_user_errors
 def index_list(ctx: typer.Context) -> None:
     """List the indexes in the index directory."""
-    from smallagent.index import list_indexes  # when it runs: see the module docstring
+    from smallagent.index import list_indexes  # see the module docstring
 
     settings = _settings(ctx)
     summaries = list_indexes(settings.index_dir)
@@ -681,7 +679,7 @@ def index_rm(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete an index (asks first unless --yes)."""
-    from smallagent.index import DATABASE, index_directory, writer_lock  # see the docstring
+    from smallagent.index import DATABASE, index_directory, writer_lock  # see the module docstring
 
     directory = index_directory(_settings(ctx).index_dir, name)
     if not (directory / DATABASE).is_file():

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import platformdirs
+
 from smallagent.embeddings import PRECISIONS, Precision
 from smallagent.energy import EnergySettings, default_energy_settings
 from smallagent.errors import ConfigError, OptionError
@@ -172,8 +174,6 @@ def config_files(cwd: Path, user_config_dir: Path, explicit: Path | None) -> lis
 
 
 def default_user_config_dir() -> Path:
-    import platformdirs
-
     return Path(platformdirs.user_config_dir("smallagent"))
 
 

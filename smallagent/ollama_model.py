@@ -5,6 +5,9 @@ hint that says what to do, so no caller ever sees an httpx or ollama exception. 
 streamed: each request is capped (`num_predict` by what it is for), watched for a loop, and timed,
 and when smallagent stops one it closes the stream, which closes the connection, and Ollama stops
 generating. Whatever ends a request, what it spent is counted: the error carries it as `spent`.
+
+ollama and httpx are imported where they are used, so that a command that never talks to the
+server does not pay for them (measured: docs/benchmarks.md, "Start-up cost of imports").
 """
 
 from __future__ import annotations

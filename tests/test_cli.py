@@ -50,8 +50,8 @@ def test_help_does_not_import_heavy_libraries() -> None:
 
 
 def test_help_does_not_import_the_commands_modules() -> None:
-    """Together they add about 100 ms to every start (docs/benchmarks.md, "Start-up cost of the
-    command modules"); each command imports its own when it runs."""
+    """Together they would add more than half again to every start (docs/benchmarks.md,
+    "Start-up cost of imports"); each command imports its own when it runs."""
     probe = (
         "import sys\n"
         "from typer.testing import CliRunner\n"
