@@ -153,14 +153,34 @@ def doctor(
     console.print("[green]Ready.[/]")
 
 
-def _shell_mode(no_shell: bool, allow_shell: bool) -> ShellMode:
+def _ask_options(
+    workdir: Path | None,
+    no_shell: bool,
+    allow_shell: bool,
+    max_steps: int,
+    num_ctx: int,
+    seed: int,
+    temperature: float,
+    device_watts: float | None,
+    grid_intensity: float | None,
+    max_wh: float | None = None,
+    max_seconds: float | None = None,
+) -> AskOptions:
+    """The flags of `ask` and `chat` as AskOptions, which checks them."""
     if no_shell and allow_shell:
         raise SmallagentError("--no-shell and --allow-shell contradict each other")
-    return "off" if no_shell else "allow" if allow_shell else "read-only"
-
-
-def _workdir(flag: Path | None) -> Path:
-    return (flag or Path.cwd()).resolve()
+    shell: ShellMode = "off" if no_shell else "allow" if allow_shell else "read-only"
+    return AskOptions(
+        max_steps=max_steps,
+        shell=shell,
+        workdir=(workdir or Path.cwd()).resolve(),
+        num_ctx=num_ctx,
+        temperature=temperature,
+        seed=seed,
+        max_wh=max_wh,
+        max_seconds=max_seconds,
+        energy=energy_settings(device_watts, grid_intensity),
+    )
 
 
 def _confirm_in_terminal(enabled: bool) -> Callable[[ConsentRequest], bool] | None:
@@ -231,17 +251,10 @@ def ask(
     settings = _settings(ctx)
     if not question.strip():
         raise SmallagentError("the question is empty", hint='smallagent ask "your question"')
-    options = AskOptions(
-        max_steps=max_steps,
-        shell=_shell_mode(no_shell, allow_shell),
-        workdir=_workdir(workdir),
-        num_ctx=num_ctx,
-        temperature=temperature,
-        seed=seed,
-        max_wh=max_wh,
-        max_seconds=max_seconds,
-        energy=energy_settings(device_watts, grid_intensity),
-    )
+    options = _ask_options(
+        workdir, no_shell, allow_shell, max_steps, num_ctx, seed, temperature, device_watts,
+        grid_intensity, max_wh, max_seconds,
+    )  # fmt: skip
     console = render.console(stderr=as_json or quiet)  # stdout: only the JSONL or the answer
     trace_handle = None
     if trace_file is not None:
@@ -338,15 +351,10 @@ def chat(
     from smallagent.trace import LiveReply, render_energy, render_result, render_step
 
     settings = _settings(ctx)
-    options = AskOptions(
-        max_steps=max_steps,
-        shell=_shell_mode(no_shell, allow_shell),
-        workdir=_workdir(workdir),
-        num_ctx=num_ctx,
-        temperature=temperature,
-        seed=seed,
-        energy=energy_settings(device_watts, grid_intensity),
-    )
+    options = _ask_options(
+        workdir, no_shell, allow_shell, max_steps, num_ctx, seed, temperature, device_watts,
+        grid_intensity,
+    )  # fmt: skip
     console = render.console()
     assistant = build_assistant(settings, options, _confirm_in_terminal(True))
     conversation = Conversation(token_budget=options.num_ctx // 2)
