@@ -8,35 +8,35 @@ whole run so that Ollama can reuse its KV cache from step to step.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from smallagent.agent import AgentConfig, AgentRun, Result, Step
 from smallagent.commands import MINIMAL
-from smallagent.config import Settings
+from smallagent.config import AskOptions, Settings
+from smallagent.embeddings import query_embedder
 from smallagent.energy import (
-    EnergyCounter,
-    EnergySettings,
+    MeteredModel,
     RunEnergy,
-    default_energy_settings,
-    energy_counters,
+    energy_budget,
     parse_parameter_size,
     run_energy,
 )
 from smallagent.errors import IndexStoreError
+from smallagent.index import IndexReader, index_directory
+from smallagent.ollama_model import OllamaModel
 from smallagent.parsing import FINAL_ANSWER_TOOL
-from smallagent.shell import ConsentRequest, Mode, ShellPolicy
+from smallagent.retrieval import Retriever, SourceRegistry
+from smallagent.shell import ConsentRequest, ShellPolicy
 from smallagent.tools import (
-    SourceRegistry,
     Tool,
     make_final_answer_tool,
     make_read_file_tool,
     make_search_tool,
     make_shell_tool,
 )
-from smallagent.types import Message, ModelReply, Purpose, ToolSpec, Usage
+from smallagent.types import Message, Usage
 
 SYSTEM_PROMPT = """You are smallagent, a careful assistant that answers with the help of tools.
 
@@ -84,64 +84,6 @@ UNCONFINED_NOTE = (
 )
 
 
-@dataclass(frozen=True)
-class AskOptions:
-    max_steps: int = 8
-    shell_mode: Mode = "read-only"
-    workdir: Path = field(default_factory=Path.cwd)
-    num_ctx: int = 8192
-    temperature: float = 0.0
-    seed: int = 0
-    keep_alive: str = "10m"
-    max_wh: float | None = None
-    max_seconds: float | None = None  # for the whole question, every model call and tool in it
-    energy: EnergySettings = field(default_factory=default_energy_settings)
-    tools: frozenset[str] = frozenset({"search", "read_file", "shell"})  # a task may offer fewer
-
-
-class MeteredModel:
-    """Wraps a model to read the energy counters (RAPL, NVML) around each call, where readable.
-
-    A call that fails or is interrupted is metered too: its energy was spent all the same.
-    """
-
-    def __init__(self, inner: Any, counters: Sequence[EnergyCounter] | None = None) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.counters = list(energy_counters() if counters is None else counters)
-        self.measured_by = " + ".join(counter.name for counter in self.counters)
-        self.joules: float | None = 0.0 if self.counters else None
-
-    def start_question(
-        self, deadline: float | None = None, on_text: Callable[[str], None] | None = None
-    ) -> None:
-        """A new question: the meter starts from zero, and the model gets its time and listener."""
-        self.joules = 0.0 if self.counters else None
-        if hasattr(self.inner, "deadline"):
-            self.inner.deadline = deadline
-        if hasattr(self.inner, "on_text"):
-            self.inner.on_text = on_text
-
-    def chat(
-        self,
-        messages: Sequence[Message],
-        tools: Sequence[ToolSpec] = (),
-        purpose: Purpose = "tool",
-        reply_format: Mapping[str, Any] | None = None,
-    ) -> ModelReply:
-        before = [counter.read_joules() for counter in self.counters]
-        constraint = {"reply_format": reply_format} if reply_format else {}
-        try:
-            reply: ModelReply = self.inner.chat(messages, tools, purpose=purpose, **constraint)
-        finally:
-            after = [counter.read_joules() for counter in self.counters]
-            for start, end in zip(before, after, strict=True):
-                moved = None if start is None or end is None or end < start else end - start
-                if self.joules is not None and moved is not None:
-                    self.joules += moved
-        return reply
-
-
 @dataclass
 class Assistant:
     model: MeteredModel
@@ -173,21 +115,18 @@ class Assistant:
         on_text: Callable[[str], None] | None = None,
     ) -> AgentRun:
         """One question; `on_text` sees the model's replies as they stream, for a live trace."""
-        settings = self.options.energy
-        budget = self.options.max_wh
         limit = self.options.max_seconds
         deadline = None if limit is None else time.monotonic() + limit
-
-        def over_budget(usage: Any) -> bool:
-            if budget is None:
-                return False
-            spent = run_energy(usage, 0.0, settings, self.params_billion).total_wh
-            return spent >= budget
 
         def out_of_time() -> bool:
             return deadline is not None and time.monotonic() >= deadline
 
-        self.model.start_question(deadline, on_text)
+        self.model.meter.reset()  # a new question: the meter starts from zero
+        inner = self.model.inner  # the model gets the question's time and listener
+        if hasattr(inner, "deadline"):
+            inner.deadline = deadline
+        if hasattr(inner, "on_text"):
+            inner.on_text = on_text
         if self.reader is not None:
             # A chat or a task file outlives ingests: search what is committed now, not what was
             # committed when the session opened.
@@ -199,7 +138,9 @@ class Assistant:
             question,
             self.config,
             history=history,
-            over_budget=over_budget,
+            over_budget=energy_budget(
+                self.options.max_wh, self.options.energy, self.params_billion
+            ),
             clock=self._compute_clock,
             out_of_time=out_of_time,
             settle=self.settle,
@@ -214,8 +155,8 @@ class Assistant:
             tool_seconds,
             self.options.energy,
             self.params_billion,
-            self.model.joules,
-            self.model.measured_by,
+            self.model.meter.joules,
+            self.model.meter.measured_by,
         )
 
     def spent(self, steps: Sequence[Step], error: BaseException) -> tuple[Usage, RunEnergy]:
@@ -235,11 +176,6 @@ class Assistant:
 def build_assistant(
     settings: Settings, options: AskOptions, confirm: Callable[[ConsentRequest], bool] | None
 ) -> Assistant:
-    from smallagent.embeddings import query_embedder
-    from smallagent.index import IndexReader, index_directory
-    from smallagent.ollama_model import OllamaModel
-    from smallagent.retrieval import Retriever
-
     model = OllamaModel(
         settings.ollama_host,
         settings.model,
@@ -272,8 +208,8 @@ def build_assistant(
     if "read_file" in options.tools:
         tools["read_file"] = make_read_file_tool([options.workdir], allowed_files, max_lines=120)
     policy = None
-    if options.shell_mode != "off" and "shell" in options.tools:
-        policy = ShellPolicy(options.workdir, options.shell_mode, confirm)
+    if options.shell != "off" and "shell" in options.tools:
+        policy = ShellPolicy(options.workdir, options.shell, confirm)
         tools["shell"] = make_shell_tool(policy)
         if policy.sandbox is None:
             notes.append(UNCONFINED_NOTE)

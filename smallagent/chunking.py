@@ -46,7 +46,7 @@ class WordPieceCounter:
     """The embedder's own fast tokenizer (tokenizer.json), without truncation or padding."""
 
     def __init__(self, model_location: str | Path) -> None:
-        from tokenizers import Tokenizer
+        from tokenizers import Tokenizer  # only an ingest counts tokens; a search does not
 
         self._tokenizer = Tokenizer.from_file(str(Path(model_location) / "tokenizer.json"))
         self._tokenizer.no_truncation()

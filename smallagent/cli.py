@@ -1,7 +1,9 @@
 """The `smallagent` command: parse options, wire the modules together, render, map errors to exits.
 
-Heavy libraries (torch, faiss, sentence-transformers, ollama) are imported inside commands so that
-`smallagent --help` stays instant.
+Each command imports the modules behind it when it runs, not at the top of this file: together
+they would add more than half again to every start, `smallagent --help` included (measured:
+docs/benchmarks.md, "Start-up cost of imports"); test_help_does_not_import_the_commands_modules
+holds the line. Their types are imported for the type checker only.
 """
 
 from __future__ import annotations
@@ -10,18 +12,30 @@ import contextlib
 import functools
 import json
 import os
-from collections.abc import Callable, Iterator
+import shutil
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
-from smallagent import __version__
-from smallagent.config import Settings, load_settings
-from smallagent.errors import SmallagentError
+from smallagent import __version__, render
+from smallagent.chat import COMMANDS, Conversation
+from smallagent.chat import command as chat_command
+from smallagent.config import AskOptions, Settings, ShellMode, load_settings
+from smallagent.energy import energy_settings, run_energy
+from smallagent.errors import CannotProceed, OptionError, SmallagentError
+from smallagent.paths import display_path
+from smallagent.types import Usage
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from smallagent.agent import Step
+    from smallagent.assistant import Assistant
+    from smallagent.shell import ConsentRequest
+    from smallagent.tasks.runlog import TaskResult
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -38,11 +52,12 @@ app.add_typer(models_app, name="models")
 index_app = typer.Typer(help="List, inspect and remove indexes.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 
+# The flags whose names are not the option's own (config.AskOptions, energy.EnergySettings).
+_FLAG_OF = {"grid_gco2_per_kwh": "--grid-intensity"}
 
-def _console(stderr: bool = False) -> Console:
-    from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+def _flag(option: str) -> str:
+    return _FLAG_OF.get(option, "--" + option.replace("_", "-"))
 
 
 def _user_errors(command: Callable[P, R]) -> Callable[P, R]:
@@ -55,13 +70,16 @@ def _user_errors(command: Callable[P, R]) -> Callable[P, R]:
         except SmallagentError as error:
             if os.environ.get("SMALLAGENT_DEBUG") == "1":
                 raise
-            err = _console(stderr=True)
-            err.print(f"[bold red]error:[/] {error.message}", soft_wrap=True)
+            message = error.message
+            if isinstance(error, OptionError):  # a flag's value: say which flag
+                message = f"{_flag(error.name)} {error.requirement}"
+            err = render.console(stderr=True)
+            err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
             if error.hint:
                 err.print(f"[dim]hint:[/] {error.hint}", soft_wrap=True)
             raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt:
-            _console(stderr=True).print("[yellow]interrupted[/]")
+            render.console(stderr=True).print("[yellow]interrupted[/]")
             raise typer.Exit(130) from None
 
     return wrapper
@@ -111,9 +129,6 @@ def main_options(
     ctx.obj = load_settings(flags=flags, config_file=config)
 
 
-_STATUS_LABEL = {"ok": "[green]  ok  [/]", "warn": "[yellow] warn [/]", "fail": "[red] FAIL [/]"}
-
-
 @app.command()
 @_user_errors
 def doctor(
@@ -123,20 +138,14 @@ def doctor(
     ] = False,
 ) -> None:
     """Check the server, model, embedder, index dir and energy counters; say how to fix."""
-    from smallagent.doctor import run_checks
+    from smallagent.doctor import run_checks  # see the module docstring
 
     settings = _settings(ctx)
-    console = _console()
-    console.print(f"[bold]smallagent {__version__}[/] doctor")
-    for name in ("ollama_host", "model", "index_dir"):
-        console.print(
-            f"  [dim]{name} = {getattr(settings, name)}  (from {settings.source_of(name)})[/]"
-        )
+    console = render.console()
+    render.doctor_header(console, __version__, settings)
     failures = 0
     for check in run_checks(settings, load_embedder=not skip_embedder):
-        console.print(f"{_STATUS_LABEL[check.status]} [bold]{check.name}[/]: {check.detail}")
-        if check.fix:
-            console.print(f"{'':7}[cyan]fix:[/] {check.fix}", soft_wrap=True)
+        render.check(console, check)
         failures += check.status == "fail"
     if failures:
         console.print(f"[red]{failures} problem(s) to fix.[/]")
@@ -152,61 +161,34 @@ def _ask_options(
     num_ctx: int,
     seed: int,
     temperature: float,
-    max_wh: float | None,
     device_watts: float | None,
     grid_intensity: float | None,
-) -> Any:
-    from smallagent.assistant import AskOptions
-
+    max_wh: float | None = None,
+    max_seconds: float | None = None,
+) -> AskOptions:
+    """The flags of `ask` and `chat` as AskOptions, which checks them."""
     if no_shell and allow_shell:
         raise SmallagentError("--no-shell and --allow-shell contradict each other")
-    directory = (workdir or Path.cwd()).resolve()
-    if not directory.is_dir():
-        raise SmallagentError(f"--workdir {directory} is not a directory")
-    if max_steps < 1:
-        raise SmallagentError("--max-steps must be at least 1")
-    if num_ctx < 1024:
-        raise SmallagentError("--num-ctx must be at least 1024")
-    if max_wh is not None and max_wh <= 0:
-        raise SmallagentError("--max-wh must be positive")
-    energy = _energy_settings(device_watts, grid_intensity)
+    shell: ShellMode = "off" if no_shell else "allow" if allow_shell else "read-only"
     return AskOptions(
         max_steps=max_steps,
-        shell_mode="off" if no_shell else "allow-all" if allow_shell else "read-only",
-        workdir=directory,
+        shell=shell,
+        workdir=(workdir or Path.cwd()).resolve(),
         num_ctx=num_ctx,
         temperature=temperature,
         seed=seed,
         max_wh=max_wh,
-        energy=energy,
+        max_seconds=max_seconds,
+        energy=energy_settings(device_watts, grid_intensity),
     )
 
 
-def _energy_settings(device_watts: float | None, grid_intensity: float | None) -> Any:
-    from dataclasses import replace
-
-    from smallagent.energy import default_energy_settings
-
-    if device_watts is not None and device_watts <= 0:
-        raise SmallagentError("--device-watts must be positive")
-    energy = default_energy_settings()
-    if device_watts is not None:
-        energy = replace(energy, device_watts=device_watts, device_label=f"{device_watts:g} W")
-    if grid_intensity is not None:
-        if grid_intensity < 0:
-            raise SmallagentError("--grid-intensity must not be negative")
-        energy = replace(energy, grid_gco2_per_kwh=grid_intensity)
-    return energy
-
-
-def _confirm_in_terminal(enabled: bool) -> Any:
+def _confirm_in_terminal(enabled: bool) -> Callable[[ConsentRequest], bool] | None:
     """Ask [y/N] before running a command outside the policy, only when a person can answer."""
-    import sys
-
     if not enabled or not sys.stdin.isatty():
         return None
 
-    def confirm(request: Any) -> bool:  # a shell.ConsentRequest: the argv that would run, and why
+    def confirm(request: ConsentRequest) -> bool:  # the argv that would run, and why
         return typer.confirm(request.prompt(), default=False, err=True)
 
     return confirm
@@ -262,22 +244,18 @@ def ask(
     grid_intensity: GridOption = None,
 ) -> None:
     """Answer a question with the agent: live step-by-step trace, sources, and the energy used."""
-    from dataclasses import replace
-
+    # see the module docstring
     from smallagent.assistant import build_assistant
     from smallagent.trace import LiveReply, render_result, render_step, result_event, step_event
 
     settings = _settings(ctx)
     if not question.strip():
         raise SmallagentError("the question is empty", hint='smallagent ask "your question"')
-    if max_seconds is not None and max_seconds <= 0:
-        raise SmallagentError("--max-seconds must be positive")
     options = _ask_options(
-        workdir, no_shell, allow_shell, max_steps, num_ctx, seed, temperature, max_wh,
-        device_watts, grid_intensity,
+        workdir, no_shell, allow_shell, max_steps, num_ctx, seed, temperature, device_watts,
+        grid_intensity, max_wh, max_seconds,
     )  # fmt: skip
-    options = replace(options, max_seconds=max_seconds)
-    console = _console(stderr=as_json or quiet)  # stdout carries only the JSONL or the answer
+    console = render.console(stderr=as_json or quiet)  # stdout: only the JSONL or the answer
     trace_handle = None
     if trace_file is not None:
         try:
@@ -294,7 +272,7 @@ def ask(
             trace_handle.flush()
 
     assistant = None
-    steps: list[Any] = []
+    steps: list[Step] = []
     try:
         assistant = build_assistant(settings, options, _confirm_in_terminal(not as_json))
         for note in assistant.notes:
@@ -331,16 +309,14 @@ def ask(
 def _account_for_failure(
     emit: Callable[[dict[str, Any]], None],
     console: Console,
-    assistant: Any,
-    options: Any,
-    steps: list[Any],
+    assistant: Assistant | None,
+    options: AskOptions,
+    steps: list[Step],
     error: BaseException,
     model: str,
 ) -> None:
     """A question that failed still ends with what it spent: the JSON error event, and a line."""
-    from smallagent.energy import run_energy
-    from smallagent.trace import error_event, render_spent
-    from smallagent.types import Usage
+    from smallagent.trace import error_event, render_spent  # see the module docstring
 
     if assistant is not None:
         usage, energy = assistant.spent(steps, error)
@@ -370,19 +346,19 @@ def chat(
     grid_intensity: GridOption = None,
 ) -> None:
     """Talk with the agent over several turns: /reset, /sources, /energy, /exit."""
+    # see the module docstring
     from smallagent.assistant import build_assistant
     from smallagent.trace import LiveReply, render_energy, render_result, render_step
 
     settings = _settings(ctx)
     options = _ask_options(
-        workdir, no_shell, allow_shell, max_steps, num_ctx, seed, temperature, None,
-        device_watts, grid_intensity,
+        workdir, no_shell, allow_shell, max_steps, num_ctx, seed, temperature, device_watts,
+        grid_intensity,
     )  # fmt: skip
-    console = _console()
+    console = render.console()
     assistant = build_assistant(settings, options, _confirm_in_terminal(True))
-    history: list[Any] = []
-    last = None
-    console.print(f"[bold]smallagent chat[/] with {settings.model} · /reset /sources /energy /exit")
+    conversation = Conversation(token_budget=options.num_ctx // 2)
+    console.print(f"[bold]smallagent chat[/] with {settings.model} · {COMMANDS}")
     for note in assistant.notes:
         console.print(f"[yellow]note:[/] {note}")
     try:
@@ -393,62 +369,43 @@ def chat(
                 break
             if not line:
                 continue
-            if line in ("/exit", "/quit"):
+            action = chat_command(line)
+            if action == "exit":
                 break
-            if line == "/reset":
-                history, last = [], None
+            if action == "reset":
+                conversation.reset()
                 console.print("[dim]history cleared[/]")
-                continue
-            if line == "/sources":
+            elif action == "sources":
                 for source in assistant.sources.by_number.values():
                     console.print(f"  [cyan][{source.number}][/] {source.label}")
-                continue
-            if line == "/energy":
-                if last is not None:
+            elif action == "energy":
+                if conversation.last is not None:
+                    last = conversation.last
                     render_energy(console, last, assistant.energy(last))
-                continue
-            if line.startswith("/"):
-                console.print("[yellow]commands: /reset /sources /energy /exit[/]")
-                continue
-            live = LiveReply(console) if console.is_terminal else None
-            run = assistant.ask(
-                line,
-                history=_fit_history(history, options.num_ctx // 2),
-                on_text=live.add if live else None,
-            )
-            with live or contextlib.nullcontext():
-                for step in run:
-                    if live is not None:
-                        live.clear()
-                    render_step(console, step, options.num_ctx)
-            last = run.result
-            assert last is not None
-            sources = assistant.sources.cited(last.answer)
-            render_result(console, last, sources, assistant.energy(last), options.workdir)
-            history = [*history, *_turn_messages(line, last.answer)]
+            elif action == "unknown":
+                console.print(f"[yellow]commands: {COMMANDS}[/]")
+            else:
+                live = LiveReply(console) if console.is_terminal else None
+                run = assistant.ask(
+                    line, history=conversation.context(), on_text=live.add if live else None
+                )
+                with live or contextlib.nullcontext():
+                    for step in run:
+                        if live is not None:
+                            live.clear()
+                        render_step(console, step, options.num_ctx)
+                result = run.result
+                assert result is not None
+                sources = assistant.sources.cited(result.answer)
+                render_result(console, result, sources, assistant.energy(result), options.workdir)
+                conversation.record(line, result)
     finally:
         assistant.close()
 
 
-def _turn_messages(question: str, answer: str) -> list[Any]:
-    """A finished turn is kept as question and answer; its tool chatter is not carried over."""
-    from smallagent.types import Message
-
-    return [Message("user", question), Message("assistant", answer)]
-
-
-def _fit_history(history: list[Any], token_budget: int) -> list[Any]:
-    """The most recent whole turns that fit the budget (about 4 characters a token)."""
-    kept: list[Any] = []
-    used = 0
-    for first in range(len(history) - 2, -1, -2):
-        pair = history[first : first + 2]
-        cost = sum(len(message.content) for message in pair) // 4
-        if used + cost > token_budget:
-            break
-        kept = pair + kept
-        used += cost
-    return kept
+def _names(text: str | None) -> list[str]:
+    """`a, b,c` -> ["a", "b", "c"]."""
+    return [name.strip() for name in (text or "").split(",") if name.strip()]
 
 
 @app.command("run")
@@ -488,169 +445,80 @@ def run_tasks(
     Exit code 0 when every task passed, 1 when a check failed or a task errored, 2 when the run
     could not proceed (a bad task file, the server down, a model missing).
     """
-    from smallagent import tasks as scripted
+    # see the module docstring
+    from smallagent.ollama_model import OllamaServer
+    from smallagent.tasks.report import (
+        REPORT_SUFFIXES,
+        energy_summary,
+        exit_code,
+        model_table,
+        summarise,
+        summary_row,
+        task_table,
+        write_report,
+    )
+    from smallagent.tasks.runlog import ResultsLog, resume_plan
+    from smallagent.tasks.runner import assistant_executor, in_plan_order, plan
+    from smallagent.tasks.runner import run_tasks as run_all
+    from smallagent.tasks.taskfile import TaskFileError, load_task_file
 
     settings = _settings(ctx)
     try:
-        if report is not None and report.suffix.lower() not in (".json", ".md"):
-            raise scripted.TaskFileError(f"--report {report}: use a .json or .md file")
+        if report is not None and report.suffix.lower() not in REPORT_SUFFIXES:
+            raise TaskFileError(f"--report {report}: use a .json or .md file")
         if resume and results is None:
-            raise scripted.TaskFileError("--resume needs --results FILE.jsonl to resume from")
+            raise TaskFileError("--resume needs --results FILE.jsonl to resume from")
         if parallel < 1:
-            raise scripted.TaskFileError("--parallel must be at least 1")
-        loaded = scripted.load_task_file(task_file, allow_shell=allow_shell)
-        if only:
-            wanted = [name.strip() for name in only.split(",") if name.strip()]
-            unknown = [name for name in wanted if name not in {task.id for task in loaded}]
-            if unknown:
-                raise scripted.TaskFileError(f"--only: no task with id {', '.join(unknown)}")
-            loaded = [task for task in loaded if task.id in wanted]
-        chosen = [name.strip() for name in (models or "").split(",") if name.strip()]
-        if not chosen and settings.source_of("model") == "--model":
-            chosen = [settings.model]  # the global --model flag beats the task file too
-        work = (
-            [(task, model) for model in chosen for task in loaded]
-            if chosen
-            else [(task, task.settings.model or settings.model) for task in loaded]
-        )
-        log = scripted.ResultsLog(results, resume) if results is not None else None
-        _check_models_ready(settings, sorted({model for _, model in work}))  # local checks first
+            raise TaskFileError("--parallel must be at least 1")
+        tasks = load_task_file(task_file, allow_shell=allow_shell)
+        work = plan(tasks, _names(only) if only else None, _names(models), settings)
+        log = ResultsLog(results, resume) if results is not None else None
+        OllamaServer(settings.ollama_host).require(sorted({model for _, model in work}))
     except SmallagentError as error:
-        error.exit_code = 2
-        raise
-    energy = {"energy": _energy_settings(device_watts, grid_intensity)}
-    done = log.done if log is not None else []
-    earlier, todo = scripted.resume_plan(work, done)
-    console = _console(stderr=as_json)
+        raise CannotProceed(error.message, error.hint) from error
+    energy = energy_settings(device_watts, grid_intensity)
+    earlier, todo = resume_plan(work, log.done if log is not None else [])
+    console = render.console(stderr=as_json)
     if earlier:
         console.print(f"resuming: {len(earlier)} task(s) already recorded, {len(todo)} to run")
-    execute = scripted.assistant_executor(settings, allow_shell, energy)
-    finished: list[Any] = []
+    execute = assistant_executor(settings, allow_shell, energy)
+    finished: list[TaskResult] = []
     try:
-        with _task_progress(console, len(todo), disable=not todo) as advance:
+        with render.task_progress(console, len(todo), disable=not todo) as advance:
 
-            def record(result: Any) -> None:
+            def record(result: TaskResult) -> None:
                 if log is not None:
                     log.append(result)
                 if as_json:
                     typer.echo(json.dumps(result.row(), ensure_ascii=False))
                 advance(result)
 
-            finished = scripted.run_tasks(todo, execute, record, parallel)
+            finished = run_all(todo, execute, record, parallel)
     except SmallagentError as error:
-        error.exit_code = 2
-        raise
+        raise CannotProceed(error.message, error.hint) from error
     finally:
         if log is not None:
             log.close()
-    order = {(task.id, model): n for n, (task, model) in enumerate(work)}
-    everything = sorted(earlier + finished, key=lambda r: order[(r.task_id, r.model)])
+    everything = in_plan_order(work, earlier + finished)
     if report is not None:
-        text = (
-            scripted.report_json(everything, task_file)
-            if report.suffix.lower() == ".json"
-            else scripted.report_markdown(everything, task_file)
-        )
-        _write_atomically(report, text)
+        write_report(report, everything, task_file)
     if as_json:
-        summary = {"type": "summary", **scripted.summarise(everything)}
-        typer.echo(json.dumps({**summary, "by_model": scripted.by_model(everything)}))
+        typer.echo(json.dumps(summary_row(everything)))
     else:
-        _print_task_report(console, everything)
+        render.table(console, task_table(everything))
+        render.not_passed(console, everything)
+        render.table(console, model_table(everything))
+        console.print(energy_summary(summarise(everything)), highlight=False)
         if report is not None:
-            console.print(f"report: {_display_path(report)}")
-    raise typer.Exit(scripted.exit_code(everything))
-
-
-def _check_models_ready(settings: Settings, models: list[str]) -> None:
-    """The server answers and has every model, before the first task spends anything."""
-    from smallagent.ollama_model import OllamaServer
-
-    available = OllamaServer(settings.ollama_host).model_names()
-    missing = [
-        model for model in models if model not in available and f"{model}:latest" not in available
-    ]
-    if missing:
-        raise SmallagentError(
-            f"not on the server: {', '.join(missing)}",
-            hint=f"smallagent models pull {missing[0]}",
-        )
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    from smallagent.index import atomic_write_bytes
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, text.encode("utf-8"))
-    except OSError as error:
-        raise SmallagentError(f"cannot write {path}: {error.strerror}") from None
-
-
-_STATUS_MARK = {"pass": "[green]pass[/]", "fail": "[red]fail[/]", "error": "[red]error[/]"}
-
-
-@contextlib.contextmanager
-def _task_progress(console: Console, total: int, disable: bool) -> Iterator[Callable[[Any], None]]:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    columns = (TextColumn("tasks"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("{task.description}"))  # fmt: skip
-    with Progress(*columns, console=console, disable=disable, transient=True) as progress:
-        bar = progress.add_task("", total=total)
-
-        def advance(result: Any) -> None:
-            progress.console.print(
-                f"{_STATUS_MARK[result.status]} {result.task_id} "
-                f"({result.model}, {result.seconds:.1f} s)"
-            )
-            progress.advance(bar)
-
-        yield advance
-
-
-def _print_task_report(console: Console, results: list[Any]) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    from smallagent.tasks import by_model, energy_summary, summarise
-
-    rows = Table(title="tasks", title_justify="left")
-    for name in ("task", "model", "result", "steps", "tools", "tokens in+out", "s", "Wh"):
-        left = name in ("task", "model", "result")
-        rows.add_column(name, justify="left" if left else "right", no_wrap=left)
-    for r in results:
-        rows.add_row(
-            escape(r.task_id), escape(r.model), _STATUS_MARK[r.status], str(r.steps),
-            str(r.tool_calls), f"{r.prompt_tokens}+{r.generated_tokens}", f"{r.seconds:.1f}",
-            f"{r.wh:.4f}",
-        )  # fmt: skip
-    console.print(rows)
-    for r in results:
-        if r.status != "pass":
-            console.print(
-                f"[red]{r.status}[/] {escape(r.task_id)} ({escape(r.model)}): {escape(r.why())}"
-            )
-    models = by_model(results)
-    table = Table(title="summary", title_justify="left")
-    for name in ("model", "passed", "prompt tok", "gen tok", "s", "Wh", "Wh / passed task"):
-        table.add_column(name, justify="left" if name == "model" else "right", no_wrap=True)
-    for model, totals in models.items():
-        per_pass = totals["wh_per_passed_task"]
-        table.add_row(
-            escape(model), f"{totals['passed']}/{totals['tasks']}", str(totals["prompt_tokens"]),
-            str(totals["generated_tokens"]), f"{totals['seconds']:.1f}", f"{totals['wh']:.4f}",
-            "—" if per_pass is None else f"{per_pass:.4f}",
-        )  # fmt: skip
-    console.print(table)
-    console.print(energy_summary(summarise(results)), highlight=False)
+            console.print(f"report: {display_path(report)}")
+    raise typer.Exit(exit_code(everything))
 
 
 @models_app.command("list")
 @_user_errors
 def models_list(ctx: typer.Context) -> None:
     """List the models on the Ollama server."""
-    from smallagent.ollama_model import OllamaServer
+    from smallagent.ollama_model import OllamaServer  # see the module docstring
 
     names = OllamaServer(_settings(ctx).ollama_host).model_names()
     if not names:
@@ -666,52 +534,14 @@ def models_pull(
     name: Annotated[str, typer.Argument(help="Model to pull, e.g. qwen2.5:3b.")],
 ) -> None:
     """Pull a model from the Ollama registry, with a progress bar (needs network)."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+    from smallagent.ollama_model import OllamaServer  # see the module docstring
 
-    from smallagent.errors import OllamaUnavailableError
-    from smallagent.ollama_model import OllamaServer
-
-    server = OllamaServer(_settings(ctx).ollama_host, timeout_s=_settings(ctx).request_timeout_s)
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-    )
-    try:
-        with Progress(*columns, console=_console()) as progress:
-            task = progress.add_task(name, total=None)
-            for update in server.pull(name):
-                progress.update(
-                    task,
-                    description=f"{name}: {update.status}",
-                    completed=update.completed,
-                    total=update.total or None,
-                )
-    except OllamaUnavailableError as error:
-        if error.message.startswith("cannot reach Ollama") or "did not answer" in error.message:
-            raise  # the server itself, not the registry behind it
-        raise OllamaUnavailableError(
-            f"could not pull {name}: {error.message}",
-            hint="the Ollama registry may be unreachable; register a local GGUF with "
-            "`ollama create NAME -f Modelfile` instead",
-        ) from None
+    settings = _settings(ctx)
+    server = OllamaServer(settings.ollama_host, timeout_s=settings.request_timeout_s)
+    with render.pull_progress(render.console(), name) as show:
+        for update in server.pull(name):
+            show(update)
     typer.echo(f"pulled {name}")
-
-
-def _display_path(path: str | Path) -> str:
-    from smallagent.documents import printable_path  # a name that is not UTF-8 shows as \xNN
-
-    try:
-        return printable_path(Path(path).relative_to(Path.cwd()))
-    except ValueError:
-        return printable_path(path)
-
-
-def _index_directory(settings: Settings) -> Path:
-    from smallagent.index import index_directory
-
-    return index_directory(settings.index_dir, settings.index)
 
 
 @app.command()
@@ -746,12 +576,11 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Add folders to an index: new and changed files are embedded, deleted ones removed."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+    # see the module docstring
     from smallagent.chunking import ChunkingConfig
     from smallagent.embeddings import PRECISIONS, index_embedder
-    from smallagent.ingest import IngestOptions
-    from smallagent.ingest import Progress as IngestProgress
+    from smallagent.index import index_directory
+    from smallagent.ingest import IngestOptions, choose_precision
     from smallagent.ingest import ingest as run_ingest
 
     settings = _settings(ctx)
@@ -774,126 +603,26 @@ def ingest(
         chunking=chunking,
         rebuild=rebuild,
     )
-    console = _console(stderr=as_json)
-    directory = _index_directory(settings)
-    precision = _ingest_precision(settings, precision, directory, rebuild)
+    console = render.console(stderr=as_json)
+    directory = index_directory(settings.index_dir, settings.index)
+    chosen = choose_precision(directory, precision, settings, rebuild)
     try:
         with console.status("loading the embedder (exported to ONNX on first use)…"):
-            embedder = index_embedder(settings.embedding_model, precision)
+            embedder = index_embedder(settings.embedding_model, chosen)
     except Exception as error:  # export needs torch and the model's files; say which failed
         raise SmallagentError(
-            f"cannot prepare embedder {settings.embedding_model} ({precision}): "
+            f"cannot prepare embedder {settings.embedding_model} ({chosen}): "
             f"{type(error).__name__}: {error}",
             hint="`smallagent doctor` checks the embedding model",
         ) from None
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[chunks]} chunks"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("scanning", total=None, chunks=0)
-
-        def on_progress(update: IngestProgress) -> None:
-            description = "scanning" if update.phase == "scan" else "embedding"
-            progress.update(
-                task,
-                description=description,
-                completed=update.done,
-                total=update.total,
-                chunks=update.chunks,
-            )
-
+    with render.ingest_progress(console) as on_progress:
         report = run_ingest(directory, embedder, options, on_progress)
     if as_json:
-        typer.echo(json.dumps(_ingest_report_json(settings.index, directory, report)))
+        typer.echo(render.ingest_report_json(settings.index, directory, report))
     else:
-        _print_ingest_report(console, settings.index, directory, report)
+        render.ingest_report(console, settings.index, directory, report)
     if strict and (report.skipped or report.failed or report.warnings):
         raise typer.Exit(1)
-
-
-def _ingest_precision(settings: Settings, flag: str | None, directory: Path, rebuild: bool) -> str:
-    """--precision, else a configured one, else the existing index's own, else the default.
-
-    An index built at fp32 stays fp32 when the default changes: adding files to it must not turn
-    into a refusal that asks for --rebuild.
-    """
-    from smallagent.embeddings import split_precision
-    from smallagent.errors import IndexStoreError
-    from smallagent.index import IndexReader
-
-    if flag is not None:
-        return flag
-    if settings.source_of("embedding_precision") != "default" or rebuild:
-        return settings.embedding_precision
-    try:
-        reader = IndexReader(directory)
-    except IndexStoreError:
-        return settings.embedding_precision
-    try:
-        return split_precision(reader.spec.embedder)[1]
-    finally:
-        reader.close()
-
-
-def _ingest_report_json(name: str, directory: Path, report: Any) -> dict[str, Any]:
-    energy = report.embedding_energy
-    return {
-        "index": name,
-        "directory": str(directory),
-        "added": report.added,
-        "updated": report.updated,
-        "unchanged": report.unchanged,
-        "removed": report.removed,
-        "skipped": [{"path": str(item.path), "reason": item.reason} for item in report.skipped],
-        "failed": [{"path": str(item.path), "reason": item.reason} for item in report.failed],
-        "warnings": [{"path": str(item.path), "reason": item.reason} for item in report.warnings],
-        "chunks_added": report.chunks_added,
-        "chunks_removed": report.chunks_removed,
-        "tokens_embedded": report.tokens_embedded,
-        "seconds": round(report.seconds, 3),
-        "embed_seconds": round(report.embed_seconds, 3),
-        "embedding_wh": round(energy.watt_hours, 6) if energy else 0.0,
-        "embedding_energy_source": energy.source if energy else "",
-    }
-
-
-def _print_ingest_report(console: Console, name: str, directory: Path, report: Any) -> None:
-    from rich.table import Table
-
-    table = Table(title=f"index {name} ({_display_path(directory)})", show_header=False)
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-    rows = [
-        ("files added", report.added),
-        ("files updated", report.updated),
-        ("files unchanged", report.unchanged),
-        ("files removed", report.removed),
-        ("files skipped", len(report.skipped)),
-        ("files failed", len(report.failed)),
-        ("files with warnings", len(report.warnings)),
-        ("chunks added / removed", f"{report.chunks_added} / {report.chunks_removed}"),
-        ("tokens embedded", report.tokens_embedded),
-        ("seconds (embedding)", f"{report.seconds:.1f} ({report.embed_seconds:.1f})"),
-    ]
-    if report.embedding_energy is not None:
-        energy = report.embedding_energy
-        rows.append(("embedding energy", f"{energy.watt_hours:.4f} Wh, {energy.source}"))
-    for label, value in rows:
-        table.add_row(label, str(value))
-    console.print(table)
-    problems = [
-        *(("skipped", item) for item in report.skipped),
-        *(("failed", item) for item in report.failed),
-        *(("warning", item) for item in report.warnings),
-    ]
-    for kind, item in problems[:25]:
-        console.print(f"  [yellow]{kind}[/] {_display_path(item.path)}: {item.reason}")
-    if len(problems) > 25:
-        console.print(f"  … and {len(problems) - 25} more")
 
 
 @app.command()
@@ -905,51 +634,36 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Hybrid (dense + keyword) search over an index."""
-    from dataclasses import asdict
-
+    # see the module docstring
     from smallagent.embeddings import query_embedder
-    from smallagent.index import IndexReader
+    from smallagent.index import IndexReader, index_directory
     from smallagent.retrieval import Retriever
 
     if not query.strip():
         raise SmallagentError("the query is empty", hint='smallagent search "words to look for"')
     if k < 1:
         raise SmallagentError("-k must be at least 1")
-    with IndexReader(_index_directory(_settings(ctx))) as reader:
+    settings = _settings(ctx)
+    with IndexReader(index_directory(settings.index_dir, settings.index)) as reader:
         hits = Retriever(reader, query_embedder(reader.spec.embedder)).search(query, k=k)
     if as_json:
-        text = json.dumps([asdict(hit) for hit in hits], ensure_ascii=False)
-        # A file name that is not UTF-8 holds lone surrogates: written as JSON escapes (\udcff).
-        typer.echo(text.encode("utf-8", "backslashreplace").decode("utf-8"))
-        return
-    console = _console()
-    if not hits:
-        console.print("no hits")
-    for hit in hits:
-        where = _display_path(hit.path) + (f":page {hit.page}" if hit.page else "")
-        snippet = " ".join(hit.text.split())
-        console.print(
-            f"[bold]{hit.rank}.[/] [cyan]{where}[/] [dim]score {hit.score:.4f}"
-            f"{' · ' + hit.heading if hit.heading else ''}[/]"
-        )
-        console.print(f"   {snippet[:240]}{'…' if len(snippet) > 240 else ''}", soft_wrap=True)
+        typer.echo(render.hits_json(hits))
+    else:
+        render.hits(render.console(), hits)
 
 
 @index_app.command("list")
 @_user_errors
 def index_list(ctx: typer.Context) -> None:
     """List the indexes in the index directory."""
-    from smallagent.index import list_indexes
+    from smallagent.index import list_indexes  # see the module docstring
 
     settings = _settings(ctx)
     summaries = list_indexes(settings.index_dir)
     if not summaries:
-        typer.echo(f"no indexes in {_display_path(settings.index_dir)}", err=True)
+        typer.echo(f"no indexes in {display_path(settings.index_dir)}", err=True)
     for summary in summaries:
-        typer.echo(
-            f"{summary.name}\t{summary.documents} documents\t{summary.chunks} chunks\t"
-            f"{summary.bytes_on_disk / 1e6:.1f} MB"
-        )
+        typer.echo(render.index_line(summary))
 
 
 @index_app.command("info")
@@ -959,25 +673,10 @@ def index_info(
     name: Annotated[str, typer.Argument(help="Index name.")],
 ) -> None:
     """Show how an index was built and what it holds."""
-    import datetime
+    from smallagent.index import index_directory, summarize  # see the module docstring
 
-    from smallagent.index import index_directory, summarize
-
-    summary = summarize(index_directory(_settings(ctx).index_dir, name))
-    spec = summary.spec
-    updated = datetime.datetime.fromtimestamp(summary.updated_at).isoformat(timespec="seconds")
-    for label, value in (
-        ("name", summary.name),
-        ("directory", _display_path(summary.directory)),
-        ("documents", summary.documents),
-        ("chunks", summary.chunks),
-        ("embedder", f"{spec.embedder} ({spec.dimension} dims)"),
-        ("chunking", f"{spec.max_tokens} tokens, overlap {spec.overlap_tokens}"),
-        ("format", spec.format_version),
-        ("size", f"{summary.bytes_on_disk / 1e6:.1f} MB"),
-        ("updated", updated),
-    ):
-        typer.echo(f"{label:10} {value}")
+    for line in render.index_info(summarize(index_directory(_settings(ctx).index_dir, name))):
+        typer.echo(line)
 
 
 @index_app.command("rm")
@@ -988,14 +687,12 @@ def index_rm(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete an index (asks first unless --yes)."""
-    import shutil
-
-    from smallagent.index import DATABASE, index_directory, writer_lock
+    from smallagent.index import DATABASE, index_directory, writer_lock  # see the module docstring
 
     directory = index_directory(_settings(ctx).index_dir, name)
     if not (directory / DATABASE).is_file():
-        raise SmallagentError(f"no index named {name} in {_display_path(directory.parent)}")
-    if not yes and not typer.confirm(f"Delete index {name} ({_display_path(directory)})?"):
+        raise SmallagentError(f"no index named {name} in {display_path(directory.parent)}")
+    if not yes and not typer.confirm(f"Delete index {name} ({display_path(directory)})?"):
         raise typer.Exit(1)
     with writer_lock(directory):
         shutil.rmtree(directory)

@@ -1,6 +1,10 @@
-"""Settings, layered: defaults < user config file < project `smallagent.toml` < environment < flags.
+"""Settings, and the options of one question.
 
-Every value remembers which layer set it, so `smallagent doctor` can say where it came from.
+`Settings` are layered: defaults < user config file < project `smallagent.toml` < environment <
+flags; every value remembers which layer set it, so `smallagent doctor` can say where it came from.
+
+`AskOptions` are how one question runs (steps, shell, sampling, limits). `ask` and `chat` fill them
+from flags and a task file from its settings; either way they are checked here, once, when made.
 """
 
 from __future__ import annotations
@@ -10,10 +14,14 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from smallagent.errors import ConfigError
+import platformdirs
+
+from smallagent.embeddings import PRECISIONS, Precision
+from smallagent.energy import EnergySettings, default_energy_settings
+from smallagent.errors import ConfigError, OptionError
 from smallagent.types import Purpose
 
 PROJECT_CONFIG_NAME = "smallagent.toml"
@@ -52,7 +60,7 @@ class Settings:
     embedding_model: str = "all-MiniLM-L6-v2"
     # int8: 1.7x faster ingest than fp32, recall@5 0.992 against 1.000 on 238 queries
     # (docs/benchmarks.md); --precision fp32 or this setting gives full precision.
-    embedding_precision: str = "int8"
+    embedding_precision: Precision = "int8"
     request_timeout_s: float = 600.0
     # The most tokens Ollama may generate for each kind of request (its `num_predict`): the longest
     # reply of each kind seen with Qwen2.5-Coder 1.5B on the example questions, with headroom
@@ -156,8 +164,10 @@ def _coerce(name: str, raw: Any, origin: str, base_dir: Path) -> Any:
         raise ConfigError(f"{origin}: {name} must be a non-empty string, got {raw!r}")
     if name == "ollama_host":
         return normalize_host(raw)
-    if name == "embedding_precision" and raw.strip() not in ("fp32", "int8"):
-        raise ConfigError(f"{origin}: embedding_precision must be fp32 or int8, got {raw!r}")
+    if name == "embedding_precision" and raw.strip() not in PRECISIONS:
+        raise ConfigError(
+            f"{origin}: embedding_precision must be {' or '.join(PRECISIONS)}, got {raw!r}"
+        )
     if name == "index_dir":
         path = Path(raw).expanduser()
         return path if path.is_absolute() else base_dir / path
@@ -191,8 +201,6 @@ def config_files(cwd: Path, user_config_dir: Path, explicit: Path | None) -> lis
 
 
 def default_user_config_dir() -> Path:
-    import platformdirs
-
     return Path(platformdirs.user_config_dir("smallagent"))
 
 
@@ -232,3 +240,63 @@ def load_settings(
         values[name] = _coerce(name, str(raw) if isinstance(raw, Path) else raw, flag, cwd)
         sources[name] = flag
     return replace(settings, **values, sources=sources)
+
+
+# --------------------------------------------------------------- the options of one question
+
+# off: no shell tool; read-only: the allowlist, in the kernel sandbox, anything else asks first;
+# allow: anything runs without asking (`--allow-shell`, a task's `shell: allow`).
+ShellMode = Literal["read-only", "off", "allow"]
+SHELL_MODES: tuple[ShellMode, ...] = ("read-only", "off", "allow")
+TOOL_NAMES = ("search", "read_file", "shell")
+# Whole-number options and their least value.
+LEAST = {"max_steps": 1, "seed": 0, "num_ctx": 1024}
+
+
+@dataclass(frozen=True)
+class AskOptions:
+    """How one question runs. Made from flags (`ask`, `chat`) or a task file; checked when made,
+    so a value a task file refuses is refused on the command line too."""
+
+    max_steps: int = 8
+    shell: ShellMode = "read-only"
+    workdir: Path = field(default_factory=Path.cwd)
+    num_ctx: int = 8192
+    temperature: float = 0.0
+    seed: int = 0
+    tools: tuple[str, ...] = TOOL_NAMES  # a task may offer fewer
+    keep_alive: str = "10m"
+    max_wh: float | None = None
+    max_seconds: float | None = None  # for the whole question, every model call and tool in it
+    energy: EnergySettings = field(default_factory=default_energy_settings)
+    search_chars: int = 500
+
+    def __post_init__(self) -> None:
+        for name, least in LEAST.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise OptionError(name, f"must be a whole number >= {least}")
+        if not _is_number(self.temperature) or not 0 <= self.temperature <= 2:
+            raise OptionError("temperature", "must be a number from 0 to 2")
+        if self.shell not in SHELL_MODES:
+            raise OptionError(
+                "shell", f"must be one of {', '.join(SHELL_MODES)}, not {self.shell!r}"
+            )
+        unknown = [tool for tool in self.tools if tool not in TOOL_NAMES]
+        if unknown:
+            raise OptionError(
+                "tools", f"has an unknown tool {unknown[0]!r}; choose from {', '.join(TOOL_NAMES)}"
+            )
+        if not self.workdir.is_dir():
+            raise OptionError("workdir", f"{self.workdir} is not a directory")
+        for name in ("max_wh", "max_seconds"):
+            value = getattr(self, name)
+            if value is not None and (not _is_number(value) or value <= 0):
+                raise OptionError(name, "must be positive")
+        # One spelling each, whatever the source wrote: 1 and 1.0 are the same temperature.
+        object.__setattr__(self, "temperature", float(self.temperature))
+        object.__setattr__(self, "tools", tuple(dict.fromkeys(self.tools)))
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

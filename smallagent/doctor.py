@@ -12,9 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import platformdirs
+
+from smallagent.commands import MINIMAL
 from smallagent.config import Settings
+from smallagent.embeddings import SentenceTransformerEmbedder
 from smallagent.energy import measurement_sources
 from smallagent.errors import SmallagentError
+from smallagent.ollama_model import OllamaModel, OllamaServer, has_model
+from smallagent.sandbox import landlock_abi
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -29,8 +35,6 @@ class Check:
 
 def managed_ollama_binary() -> Path:
     """Where `scripts/ollama_dev.py` builds Ollama when none is installed."""
-    import platformdirs
-
     return Path(platformdirs.user_cache_dir("smallagent")) / "bin" / "ollama"
 
 
@@ -42,14 +46,7 @@ def find_ollama_binary() -> str | None:
     return str(managed) if managed.is_file() and os.access(managed, os.X_OK) else None
 
 
-def _same_model(wanted: str, available: str) -> bool:
-    """`qwen2.5:3b` matches `qwen2.5:3b`; a bare name matches its `:latest` tag."""
-    return available == wanted or (":" not in wanted and available == f"{wanted}:latest")
-
-
 def check_ollama(settings: Settings) -> Iterator[Check]:
-    from smallagent.ollama_model import OllamaModel, OllamaServer
-
     server = OllamaServer(settings.ollama_host)
     try:
         version = server.version()
@@ -64,7 +61,7 @@ def check_ollama(settings: Settings) -> Iterator[Check]:
     yield Check("Ollama server", "ok", f"version {version} at {settings.ollama_host}")
 
     names = server.model_names()
-    if not any(_same_model(settings.model, name) for name in names):
+    if not has_model(names, settings.model):
         present = ", ".join(names) if names else "none"
         yield Check(
             "Model",
@@ -92,8 +89,6 @@ def check_ollama(settings: Settings) -> Iterator[Check]:
 
 
 def check_embedder(settings: Settings) -> Check:
-    from smallagent.embeddings import SentenceTransformerEmbedder
-
     started = time.perf_counter()
     try:
         embedder = SentenceTransformerEmbedder(settings.embedding_model)
@@ -155,9 +150,6 @@ def check_energy() -> Check:
 
 def check_sandbox(abi: int | None = None) -> Check:
     """Whether shell commands run under Landlock here, and what happens where they cannot."""
-    from smallagent.commands import MINIMAL
-    from smallagent.sandbox import landlock_abi
-
     abi = landlock_abi() if abi is None else abi
     if abi >= 1:
         extra = ", no TCP" if abi >= 4 else ""

@@ -99,17 +99,6 @@ def _load_ignore_spec(directory: Path) -> Any:
     return pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
 
 
-def printable_path(path: str | os.PathLike[str]) -> str:
-    """A file name as text any terminal or JSON encoder takes: bytes that are not UTF-8 as `\\xNN`.
-
-    Names are kept losslessly elsewhere (undecodable bytes as surrogate escapes, as `os` gives
-    them); this is only for showing them:
-    >>> printable_path("/docs/bad\\udcff.txt")
-    '/docs/bad\\\\xff.txt'
-    """
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
-
-
 def _glob_spec(patterns: Sequence[str]) -> Any:
     import pathspec
 

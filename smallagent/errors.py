@@ -26,8 +26,30 @@ class ConfigError(SmallagentError):
     exit_code = 2
 
 
+class OptionError(SmallagentError):
+    """An option with a value it cannot take. It names the option, not the place it was written
+    (a flag, a task file): whoever read the value says where, e.g. `--max-steps` or `max_steps`."""
+
+    def __init__(self, name: str, requirement: str) -> None:
+        super().__init__(f"{name} {requirement}")
+        self.name = name
+        self.requirement = requirement
+
+
 class OllamaUnavailableError(SmallagentError):
     """The Ollama server could not be reached or answered with a server error."""
+
+
+class OllamaUnreachableError(OllamaUnavailableError):
+    """Not even the server answered: nothing listens there, or it took the connection and then
+    said nothing in time. (Its other failures are answers: an error status, a reply cut off.)"""
+
+
+class CannotProceed(SmallagentError):
+    """A scripted run stopped as a whole, before its tasks or part way through them (a bad task
+    file, the server down, a model missing): exit 2, apart from a task that failed (exit 1)."""
+
+    exit_code = 2
 
 
 class GenerationTimeoutError(SmallagentError):

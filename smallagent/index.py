@@ -34,6 +34,7 @@ from typing import IO, Any, Literal, cast
 
 from smallagent.chunking import Chunk, ChunkingConfig
 from smallagent.errors import IndexDamagedError, IndexStoreError
+from smallagent.paths import atomic_write_bytes
 
 FORMAT_VERSION = 1
 DATABASE = "meta.sqlite"
@@ -183,24 +184,6 @@ def _path_of(stored: str | bytes) -> str:
 
 
 # --- files and connections --------------------------------------------------------------------
-
-
-def _fsync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with temporary.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    temporary.replace(path)
-    _fsync_directory(path.parent)
 
 
 def _connect(path: Path, mode: Literal["ro", "rw", "create"]) -> sqlite3.Connection:

@@ -13,9 +13,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Literal
 
 from smallagent.chunking import Chunk, ChunkingConfig, WordPieceCounter, chunk_document
+from smallagent.config import Settings
 from smallagent.documents import (
     DEFAULT_MAX_FILE_BYTES,
     Document,
@@ -26,17 +27,10 @@ from smallagent.documents import (
     run_together_warning,
     scan,
 )
-from smallagent.energy import EnergyFigure, cpu_energy, read_rapl_microjoules
-from smallagent.index import IndexSpec, open_writer
-
-
-class Embedder(Protocol):
-    name: str
-
-    @property
-    def dimension(self) -> int: ...
-
-    def embed(self, texts: Sequence[str]) -> Any: ...
+from smallagent.embeddings import Embedder, EmbedderId, Precision, resolve_model_location
+from smallagent.energy import EnergyFigure, EnergyMeter, cpu_energy, energy_counters
+from smallagent.errors import IndexStoreError
+from smallagent.index import IndexReader, IndexSpec, open_writer
 
 
 @dataclass(frozen=True)
@@ -105,16 +99,15 @@ def ingest(
     existing_roots = [root for root in roots if os.path.exists(root)]
     on_progress(Progress("scan", len(scanned.files), len(scanned.files)))
 
-    from smallagent.embeddings import resolve_model_location, split_precision
-
     spec = IndexSpec(
         embedder=embedder.name,
         dimension=embedder.dimension,
         max_tokens=options.chunking.max_tokens,
         overlap_tokens=options.chunking.overlap_tokens,
     )
-    counter = WordPieceCounter(resolve_model_location(split_precision(embedder.name)[0]))
+    counter = WordPieceCounter(resolve_model_location(embedder.identity.model))
     cores = os.cpu_count() or 1
+    meter = EnergyMeter(energy_counters(gpus=False))  # embedding runs on the CPU
 
     with open_writer(index_directory, spec, rebuild=options.rebuild) as writer:
         report.started_over = writer.started_over
@@ -151,15 +144,13 @@ def ingest(
             texts = [chunk.embedding_text for pending in batch for chunk in pending.chunks]
             vectors = None
             if texts:
-                rapl_before = read_rapl_microjoules()
-                embed_started = time.perf_counter()
-                vectors = embedder.embed(texts)
-                seconds = time.perf_counter() - embed_started
-                figure = cpu_energy(seconds, cores, rapl_before, read_rapl_microjoules())
+                with meter.measuring() as work:
+                    vectors = embedder.embed(texts)
+                figure = cpu_energy(work, cores)
                 previous_joules = report.embedding_energy.joules if report.embedding_energy else 0
                 total_joules = previous_joules + figure.joules
                 report.embedding_energy = EnergyFigure(total_joules, figure.source)
-                report.embed_seconds += seconds
+                report.embed_seconds += work.seconds
             offset = 0
             for pending in batch:
                 count = len(pending.chunks)
@@ -209,3 +200,23 @@ def ingest(
         writer.commit()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def choose_precision(
+    directory: Path, asked: Precision | None, settings: Settings, rebuild: bool
+) -> Precision:
+    """--precision, else a configured one, else the existing index's own, else the default.
+
+    An index built at fp32 stays fp32 when the default changes: adding files to it must not turn
+    into a refusal that asks for --rebuild.
+    """
+    if asked is not None:
+        return asked
+    if settings.source_of("embedding_precision") != "default" or rebuild:
+        return settings.embedding_precision
+    try:
+        reader = IndexReader(directory)
+    except IndexStoreError:
+        return settings.embedding_precision
+    with reader:
+        return EmbedderId.parse(reader.spec.embedder).precision

@@ -5,6 +5,9 @@ hint that says what to do, so no caller ever sees an httpx or ollama exception. 
 streamed: each request is capped (`num_predict` by what it is for), watched for a loop, and timed,
 and when smallagent stops one it closes the stream, which closes the connection, and Ollama stops
 generating. Whatever ends a request, what it spent is counted: the error carries it as `spent`.
+
+ollama and httpx are imported where they are used, so that a command that never talks to the
+server does not pay for them (measured: docs/benchmarks.md, "Start-up cost of imports").
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from smallagent.errors import (
     GenerationTimeoutError,
     ModelNotFoundError,
     OllamaUnavailableError,
+    OllamaUnreachableError,
     RequestInterrupted,
     SmallagentError,
 )
@@ -49,8 +53,8 @@ class PullProgress:
     total: int = 0
 
 
-def _unavailable(host: str, detail: str) -> OllamaUnavailableError:
-    return OllamaUnavailableError(
+def _unavailable(host: str, detail: str) -> OllamaUnreachableError:
+    return OllamaUnreachableError(
         f"cannot reach Ollama at {host} ({detail})",
         hint="start it with `ollama serve` (or set --ollama-host / OLLAMA_HOST to where it runs)",
     )
@@ -101,7 +105,7 @@ def _translated_errors(
         raise _unavailable(host, _connect_failure(error)) from error
     except httpx.TimeoutException as error:  # connected, then no answer in time: it is up, busy
         within = f" within {timeout_s:g} s" if timeout_s else " in time"
-        raise OllamaUnavailableError(
+        raise OllamaUnreachableError(
             f"Ollama at {host} accepted the connection but did not answer{within}",
             hint="the server is up but busy; try again, or raise request_timeout_s",
         ) from error
@@ -412,11 +416,43 @@ class OllamaServer:
             listing = self._client.list()
         return sorted(entry.model for entry in listing.models if entry.model)
 
+    def require(self, models: Sequence[str]) -> None:
+        """The server answers and has every one of `models`; else say which to pull."""
+        available = self.model_names()
+        missing = [model for model in models if not has_model(available, model)]
+        if missing:
+            raise ModelNotFoundError(
+                f"not on the server: {', '.join(missing)}",
+                hint=f"smallagent models pull {missing[0]}",
+            )
+
     def pull(self, name: str) -> Iterator[PullProgress]:
-        with _translated_errors(self.host, name):
-            for update in self._client.pull(name, stream=True):
-                yield PullProgress(
-                    status=update.status or "",
-                    completed=update.completed or 0,
-                    total=update.total or 0,
-                )
+        """Progress as the server pulls `name` from its registry. A failure the server reports
+        is the registry's (unreachable, no such model there): said so, with the offline way."""
+        try:
+            with _translated_errors(self.host, name):
+                for update in self._client.pull(name, stream=True):
+                    yield PullProgress(
+                        status=update.status or "",
+                        completed=update.completed or 0,
+                        total=update.total or 0,
+                    )
+        except OllamaUnreachableError:
+            raise  # the server itself, not the registry behind it
+        except OllamaUnavailableError as error:
+            raise OllamaUnavailableError(
+                f"could not pull {name}: {error.message}",
+                hint="the Ollama registry may be unreachable; register a local GGUF with "
+                "`ollama create NAME -f Modelfile` instead",
+            ) from None
+
+
+def has_model(available: Sequence[str], wanted: str) -> bool:
+    """Whether the server's `available` names hold `wanted`; a bare name means its `:latest`.
+
+    >>> has_model(["qwen2.5:3b", "phi:latest"], "qwen2.5:3b"), has_model(["phi:latest"], "phi")
+    (True, True)
+    """
+    return any(
+        name == wanted or (":" not in wanted and name == f"{wanted}:latest") for name in available
+    )

@@ -2,6 +2,9 @@
 
 Small models need exact matches for names, numbers and error codes, which embeddings blur; BM25
 finds those, embeddings find paraphrases, and RRF needs no score calibration between the two.
+
+What a run has retrieved is numbered here too (`SourceRegistry`), so that an answer's `[n]` can be
+traced back to the passage it cites.
 """
 
 from __future__ import annotations
@@ -9,8 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
 
+from smallagent.embeddings import Embedder
 from smallagent.index import IndexReader
 
 RRF_K = 60  # the constant of Cormack, Clarke & Buettcher (SIGIR 2009)
@@ -24,10 +27,6 @@ _STOPWORD_TEXT = """a about above after again against all am an and any are as a
     were what when where which while who whom why will with would you your also one get got use
     used like much many well even way thing things lot kind sort type name called"""
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-
-
-class QueryEmbedder(Protocol):
-    def embed(self, texts: Sequence[str]) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -88,7 +87,7 @@ def exact_terms(query: str) -> list[str]:
 class Retriever:
     """Hybrid search over one index, plus the cheap lexical facts the agent needs about a query."""
 
-    def __init__(self, reader: IndexReader, embedder: QueryEmbedder) -> None:
+    def __init__(self, reader: IndexReader, embedder: Embedder) -> None:
         self.reader = reader
         self.embedder = embedder
 
@@ -170,3 +169,51 @@ class Retriever:
                 )
             )
         return hits
+
+
+@dataclass(frozen=True)
+class Source:
+    number: int
+    path: str
+    page: int | None
+    heading: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.path}:page {self.page}" if self.page else self.path
+
+
+class SourceRegistry:
+    """Numbers the sources a run has seen, so `[n]` in an answer stays the same source."""
+
+    def __init__(self) -> None:
+        self.by_number: dict[int, Source] = {}
+        self._numbers: dict[tuple[str, int | None], int] = {}
+        self._passages: dict[int, list[str]] = {}
+
+    def number(self, path: str, page: int | None, heading: str) -> int:
+        key = (path, page)
+        if key not in self._numbers:
+            self._numbers[key] = len(self._numbers) + 1
+            self.by_number[self._numbers[key]] = Source(self._numbers[key], path, page, heading)
+        return self._numbers[key]
+
+    def remember(self, number: int, text: str) -> None:
+        self._passages.setdefault(number, []).append(text)
+
+    def cited(self, answer: str) -> list[Source]:
+        """The sources an answer cites as [n]; failing that, the passages it quotes from.
+
+        Small models often drop the [n]. A source whose passage contains one of the answer's
+        exact terms (a code, a number, an identifier) is taken as the one it came from.
+        """
+        numbers = sorted({int(n) for n in re.findall(r"\[(\d+)\]", answer)})
+        cited = [self.by_number[n] for n in numbers if n in self.by_number]
+        if cited:
+            return cited
+        terms = [term.lower() for term in exact_terms(answer)]
+        return [
+            self.by_number[number]
+            for number, passages in sorted(self._passages.items())
+            if terms and any(term in passage.lower() for passage in passages for term in terms)
+        ]

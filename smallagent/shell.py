@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Literal
 
 from smallagent.commands import MINIMAL, PROGRAMS, Refusal, canonical
+from smallagent.config import ShellMode
 from smallagent.sandbox import landlock_abi
 from smallagent.sandbox import wrap as landlock_wrap
 
@@ -37,7 +38,6 @@ READ_ONLY_COMMANDS = frozenset(PROGRAMS)
 SHELL_OPERATORS = ("|", "&", ";", "<", ">", "(", ")")
 SUBSTITUTIONS = ("`", "$(", "${", "\n", "\r")
 
-Mode = Literal["read-only", "allow-all", "off"]
 # Puts a sandbox launcher before an argv: sandbox.wrap, or a stand-in in tests of the policy alone.
 Sandbox = Callable[[Path, Sequence[str]], list[str]]
 
@@ -233,7 +233,7 @@ class ShellPolicy:
     def __init__(
         self,
         workdir: Path,
-        mode: Mode = "read-only",
+        mode: ShellMode = "read-only",
         confirm: Callable[[ConsentRequest], bool] | None = None,
         timeout_s: float = 20.0,
         output_limit: int = 8000,
@@ -269,7 +269,7 @@ class ShellPolicy:
             )
         if not verdict.argv:
             return verdict  # unparsable or shell syntax: no consent can make it run as meant
-        if self.mode == "allow-all":
+        if self.mode == "allow":
             confined = self.confine_consented
             return replace(
                 verdict, allowed=True, reason="allowed by --allow-shell", confined=confined

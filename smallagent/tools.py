@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from smallagent.documents import printable_path
+from smallagent.paths import display_path, printable_path
+from smallagent.retrieval import SourceRegistry
 from smallagent.shell import ShellPolicy, before_pipe
 from smallagent.snippets import passage_view
 from smallagent.types import ToolSpec
@@ -168,63 +169,6 @@ def make_tool(function: Callable[..., str], name: str | None = None) -> Tool:
 # --- the agent's tools ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Source:
-    number: int
-    path: str
-    page: int | None
-    heading: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.path}:page {self.page}" if self.page else self.path
-
-
-class SourceRegistry:
-    """Numbers the sources a run has seen, so `[n]` in an answer stays the same source."""
-
-    def __init__(self) -> None:
-        self.by_number: dict[int, Source] = {}
-        self._numbers: dict[tuple[str, int | None], int] = {}
-        self._passages: dict[int, list[str]] = {}
-
-    def number(self, path: str, page: int | None, heading: str) -> int:
-        key = (path, page)
-        if key not in self._numbers:
-            self._numbers[key] = len(self._numbers) + 1
-            self.by_number[self._numbers[key]] = Source(self._numbers[key], path, page, heading)
-        return self._numbers[key]
-
-    def remember(self, number: int, text: str) -> None:
-        self._passages.setdefault(number, []).append(text)
-
-    def cited(self, answer: str) -> list[Source]:
-        """The sources an answer cites as [n]; failing that, the passages it quotes from.
-
-        Small models often drop the [n]. A source whose passage contains one of the answer's
-        exact terms (a code, a number, an identifier) is taken as the one it came from.
-        """
-        numbers = sorted({int(n) for n in re.findall(r"\[(\d+)\]", answer)})
-        cited = [self.by_number[n] for n in numbers if n in self.by_number]
-        if cited:
-            return cited
-        from smallagent.retrieval import exact_terms
-
-        terms = [term.lower() for term in exact_terms(answer)]
-        return [
-            self.by_number[number]
-            for number, passages in sorted(self._passages.items())
-            if terms and any(term in passage.lower() for passage in passages for term in terms)
-        ]
-
-
-def _display(path: str, root: Path) -> str:
-    try:
-        return str(Path(path).relative_to(root))
-    except ValueError:
-        return path
-
-
 def make_search_tool(retriever: Any, sources: SourceRegistry, root: Path, chars: int) -> Tool:
     root = root.resolve()  # indexed paths are absolute; shown relative to the working directory
 
@@ -249,7 +193,7 @@ def make_search_tool(retriever: Any, sources: SourceRegistry, root: Path, chars:
             path = printable_path(hit.path)  # a name that is not UTF-8 would break the request
             number = sources.number(path, hit.page, hit.heading)
             sources.remember(number, hit.text)
-            where = _display(path, root) + (f", page {hit.page}" if hit.page else "")
+            where = display_path(path, root) + (f", page {hit.page}" if hit.page else "")
             heading = f" ({hit.heading})" if hit.heading else ""
             lines.append(f"[{number}] {where}{heading}: {passage_view(hit.text, query, chars)}")
         return "\n".join([*lines, note] if note else lines)

@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+from rich.panel import Panel
+from rich.text import Text
 
 from smallagent.agent import Result, Step
 from smallagent.energy import RunEnergy
-from smallagent.tools import Source
+from smallagent.paths import display_path
+from smallagent.retrieval import Source
 from smallagent.types import Usage
-
-if TYPE_CHECKING:
-    from rich.console import Console
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -29,8 +33,6 @@ def _call_text(step: Step) -> str:
 
 
 def render_step(console: Console, step: Step, num_ctx: int) -> None:
-    from rich.markup import escape
-
     usage = step.usage
     label = {
         "tool": "tool",
@@ -89,9 +91,6 @@ def render_result(
     energy: RunEnergy,
     root: Path,
 ) -> None:
-    from rich.markup import escape
-    from rich.panel import Panel
-
     title = "answer" if result.complete else f"incomplete answer ({result.stop_reason})"
     console.print(Panel(escape(result.answer or "(no answer)"), title=title, border_style="green"))
     if not result.complete:
@@ -100,7 +99,7 @@ def render_result(
             "the text above is the best partial answer.[/]"
         )
     for source in sources:
-        console.print(f"  [cyan][{source.number}][/] {escape(_relative(source.label, root))}")
+        console.print(f"  [cyan][{source.number}][/] {escape(display_path(source.label, root))}")
     render_energy(console, result, energy)
 
 
@@ -111,13 +110,6 @@ _STOP_TEXT = {
     "budget": "energy budget --max-wh reached",
     "max_seconds": "time limit --max-seconds reached",
 }
-
-
-def _relative(label: str, root: Path) -> str:
-    try:
-        return str(Path(label).relative_to(root))
-    except ValueError:
-        return label
 
 
 def render_energy(console: Console, result: Result, energy: RunEnergy) -> None:
@@ -187,8 +179,6 @@ class LiveReply:
     """
 
     def __init__(self, console: Console) -> None:
-        from rich.live import Live
-
         self.console = console
         self.text = ""
         self.pieces = 0
@@ -202,8 +192,6 @@ class LiveReply:
         self._live.stop()
 
     def add(self, piece: str) -> None:
-        from rich.text import Text
-
         self.text += piece
         self.pieces += 1
         width = max(20, self.console.width - 4)
@@ -212,8 +200,6 @@ class LiveReply:
         self._live.update(view)
 
     def clear(self) -> None:
-        from rich.text import Text
-
         self.text, self.pieces = "", 0
         self._live.update(Text(""), refresh=True)  # before the step is printed above it
 

@@ -3,7 +3,8 @@
 The real server is in tests/integration; this one streams forever, stalls, or ignores
 `num_predict`, so that the ways smallagent ends a request can be tested in a second. It speaks just
 enough of Ollama's HTTP API (stdlib http.server, one thread per connection): /api/version,
-/api/tags, /api/show, and a streamed /api/chat whose chunks come from a `Script`.
+/api/tags, /api/show, a streamed /api/chat whose chunks come from a `Script`, and an /api/pull
+that fails as it does when the registry cannot be reached.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from types import TracebackType
 from typing import Any
 
 MODEL = "standin:1b"
+PULL_FAILURE = "dial tcp: lookup registry.ollama.ai: no such host"
 Script = Callable[[dict[str, Any]], Iterator[dict[str, Any] | float]]  # chunks, or seconds to wait
 
 
@@ -152,6 +154,8 @@ class StandInOllama:
                 elif self.path == "/api/chat":
                     standin.chats.append(body)
                     self._stream(standin.script(body))
+                elif self.path == "/api/pull":  # what a server says when its registry is offline
+                    self._json({"error": f"pull model manifest: {PULL_FAILURE}"}, 500)
                 else:
                     self._json({"error": "not found"}, 404)
 

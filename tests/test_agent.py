@@ -426,8 +426,10 @@ def test_a_settled_question_is_answered_without_the_model() -> None:
 
 
 def test_each_question_searches_the_newest_committed_index() -> None:
-    from smallagent.assistant import AskOptions, Assistant, MeteredModel
-    from smallagent.tools import SourceRegistry
+    from smallagent.assistant import Assistant
+    from smallagent.config import AskOptions
+    from smallagent.energy import MeteredModel
+    from smallagent.retrieval import SourceRegistry
 
     class Reader:
         refreshed = 0

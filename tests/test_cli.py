@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
 from typer.testing import CliRunner
 
 from smallagent import __version__
@@ -26,24 +28,37 @@ def test_version(isolated_env: Path) -> None:
 def test_help_lists_the_commands(isolated_env: Path) -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("doctor", "ask", "models"):
-        assert command in result.output
+    panel = result.output[result.output.index("Commands") :]
+    listed = re.findall(r"^│ (\w+) ", panel, re.MULTILINE)  # a row's first word: its command
+    assert listed == ["doctor", "ask", "chat", "run", "ingest", "search", "models", "index"]
 
 
-def test_help_does_not_import_heavy_libraries() -> None:
+def modules_after_help() -> set[str]:
+    """The modules a fresh interpreter holds once `smallagent --help` has run."""
     probe = (
         "import sys\n"
         "from typer.testing import CliRunner\n"
         "from smallagent.cli import app\n"
         "assert CliRunner().invoke(app, ['--help']).exit_code == 0\n"
-        "heavy = ('torch', 'faiss', 'sentence_transformers', 'ollama', 'httpx', 'pypdf',\n"
-        "         'pypdfium2')\n"
-        "print(','.join(name for name in heavy if name in sys.modules))\n"
+        "print(' '.join(sys.modules))\n"
     )
     loaded = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    assert loaded == ""
+    ).stdout
+    return set(loaded.split())
+
+
+def test_help_does_not_import_heavy_libraries() -> None:
+    heavy = {"torch", "faiss", "sentence_transformers", "ollama", "httpx", "pypdf", "pypdfium2"}
+    assert heavy & modules_after_help() == set()
+
+
+def test_help_does_not_import_the_commands_modules() -> None:
+    """Together they would add more than half again to every start (docs/benchmarks.md,
+    "Start-up cost of imports"); each command imports its own when it runs."""
+    ours = sorted(name for name in modules_after_help() if name.startswith("smallagent."))
+    light = ["chat", "cli", "config", "embeddings", "energy", "errors", "paths", "render", "types"]
+    assert ours == [f"smallagent.{name}" for name in light]
 
 
 def test_doctor_with_server_down_prints_the_fix_and_exits_1(
@@ -94,3 +109,27 @@ def test_console_script_runs_as_a_module() -> None:
     )
     assert result.returncode == 0
     assert result.stdout.strip() == f"smallagent {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--temperature", "5", "--seed", "-1"], "--seed must be a whole number >= 0"),
+        (["--temperature", "5"], "--temperature must be a number from 0 to 2"),
+        (["--max-steps", "0"], "--max-steps must be a whole number >= 1"),
+        (["--num-ctx", "512"], "--num-ctx must be a whole number >= 1024"),
+        (["--max-wh", "0"], "--max-wh must be positive"),
+        (["--device-watts", "0"], "--device-watts must be positive"),
+        (["--grid-intensity", "-1"], "--grid-intensity must not be negative"),
+        (["--workdir", "nowhere"], "/nowhere is not a directory"),
+        (["--no-shell", "--allow-shell"], "--no-shell and --allow-shell contradict each other"),
+    ],
+)
+def test_ask_refuses_what_a_task_file_refuses(
+    isolated_env: Path, flags: list[str], message: str
+) -> None:
+    # Checked by config.AskOptions before the server is asked anything: no server is running.
+    result = runner.invoke(app, ["--ollama-host", "127.0.0.1:9", "ask", *flags, "hi"])
+    assert result.exit_code == 1
+    first, *_ = result.output.splitlines()
+    assert first.startswith("error: --") and first.endswith(message)

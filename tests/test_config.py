@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from smallagent.config import Settings, load_settings, normalize_host
-from smallagent.errors import ConfigError
+from smallagent.config import AskOptions, Settings, load_settings, normalize_host
+from smallagent.energy import energy_settings
+from smallagent.errors import ConfigError, OptionError
 
 
 @pytest.mark.parametrize(
@@ -145,3 +146,49 @@ def test_how_the_agent_works_is_set_in_the_layers_and_checked(tmp_path: Path) ->
         (tmp_path / "smallagent.toml").write_text(bad)
         with pytest.raises(ConfigError, match=message):
             _load(tmp_path)
+
+
+# ---------------------------------------------------------------- the options of one question
+
+
+@pytest.mark.parametrize(
+    ("values", "name", "requirement"),
+    [
+        ({"max_steps": 0}, "max_steps", "must be a whole number >= 1"),
+        ({"max_steps": True}, "max_steps", "must be a whole number >= 1"),
+        ({"seed": -1}, "seed", "must be a whole number >= 0"),
+        ({"num_ctx": 1000}, "num_ctx", "must be a whole number >= 1024"),
+        ({"temperature": 2.5}, "temperature", "must be a number from 0 to 2"),
+        ({"temperature": "hot"}, "temperature", "must be a number from 0 to 2"),
+        ({"shell": "allow-all"}, "shell", "must be one of read-only, off, allow, not 'allow-all'"),
+        ({"tools": ("search", "web")}, "tools", "has an unknown tool 'web'"),
+        ({"max_wh": 0}, "max_wh", "must be positive"),
+        ({"max_seconds": -1.0}, "max_seconds", "must be positive"),
+    ],
+)
+def test_ask_options_are_checked_when_made(
+    values: dict[str, object], name: str, requirement: str
+) -> None:
+    with pytest.raises(OptionError) as caught:
+        AskOptions(**values)  # type: ignore[arg-type]
+    assert caught.value.name == name
+    assert caught.value.requirement.startswith(requirement)
+
+
+def test_ask_options_need_an_existing_workdir(tmp_path: Path) -> None:
+    with pytest.raises(OptionError, match="is not a directory"):
+        AskOptions(workdir=tmp_path / "absent")
+
+
+def test_ask_options_have_one_spelling_of_each_value(tmp_path: Path) -> None:
+    options = AskOptions(workdir=tmp_path, temperature=1, tools=("shell", "search", "shell"))
+    assert options.temperature == 1.0 and isinstance(options.temperature, float)
+    assert options.tools == ("shell", "search")
+
+
+def test_energy_settings_are_checked_when_made() -> None:
+    with pytest.raises(OptionError, match="device_watts must be positive"):
+        energy_settings(device_watts=0)
+    with pytest.raises(OptionError, match="grid_gco2_per_kwh must not be negative"):
+        energy_settings(grid_gco2_per_kwh=-1)
+    assert energy_settings(device_watts=25).device_label == "25 W"

@@ -7,7 +7,10 @@ import os
 import subprocess
 import sys
 
-from smallagent.embeddings import resolve_model_location
+import pytest
+
+from smallagent.embeddings import EmbedderId, resolve_model_location
+from smallagent.errors import SmallagentError
 
 
 def test_default_name_resolves_to_the_shipped_copy() -> None:
@@ -37,3 +40,25 @@ def test_embedder_loads_with_the_hub_offline() -> None:
     assert facts["max_tokens"] == 256
     assert abs(facts["norm"] - 1.0) < 1e-5
     assert facts["near"] > facts["far"] + 0.3
+
+
+@pytest.mark.parametrize(
+    ("recorded", "identity"),
+    [
+        ("all-MiniLM-L6-v2", EmbedderId("all-MiniLM-L6-v2", "fp32")),
+        ("all-MiniLM-L6-v2+int8", EmbedderId("all-MiniLM-L6-v2", "int8")),
+        ("org/model+int8", EmbedderId("org/model", "int8")),
+    ],
+)
+def test_an_index_records_the_model_and_its_precision_in_one_string(
+    recorded: str, identity: EmbedderId
+) -> None:
+    # The spelling of format-1 indexes: existing indexes must keep opening.
+    assert EmbedderId.parse(recorded) == identity
+    assert identity.recorded == recorded
+
+
+def test_an_unknown_precision_in_an_index_is_a_clean_error() -> None:
+    with pytest.raises(SmallagentError, match="unknown precision 'fp16'") as caught:
+        EmbedderId.parse("all-MiniLM-L6-v2+fp16")
+    assert "--rebuild" in caught.value.hint

@@ -39,12 +39,35 @@ def test_70b_comparison_uses_the_same_method_for_both_models() -> None:
     assert run_energy(Usage(generated_tokens=1), 0, SETTINGS, None).saving_percent is None
 
 
-def test_ecologits_regression_values() -> None:
-    # 70B in fp16 needs 3 GPUs of 80 GB; batch 64 is EcoLogits' own data-centre assumption.
-    per_token_70b = 1.1665273170451914e-06 * 0.98886 * 70 + 4.052928146734005e-05
-    assert ecologits_gpu_wh(70, 1, 1) == pytest.approx(3 * per_token_70b, rel=1e-4)
+# Worked out by hand from EcoLogits' published model, not from this code's constants:
+# - one GPU's energy per generated token, `gpu_energy` in ecologits/impacts/llm.py
+#   (github.com/genai-impact/ecologits): ALPHA x exp(BETA x batch) x active params (billions)
+#   + GAMMA, in Wh, with ALPHA = 1.1665273170451914e-06, BETA = -0.011205921025579175 and
+#   GAMMA = 4.052928146734005e-05;
+# - the GPUs that hold the weights, docs/methodology/llm_inference.md ("Estimating the number of
+#   active GPUs"): ceil(1.2 x params x 16 bits / 8 / 80 GB).
+PUBLISHED = [
+    # params (B), batch, generated tokens, GPUs, Wh per GPU per token
+    (70.0, 1, 336, 3, 1.2127626059219872e-04),  # 1.2 x 70 x 2 = 168 GB
+    (70.0, 64, 1000, 3, 8.038825356247888e-05),  # EcoLogits' own data-centre batch
+    (1.5, 1, 336, 1, 4.2259573877158444e-05),
+    (40.0, 1, 10, 2, 8.667041239583071e-05),  # 96 GB: two GPUs
+]
+
+
+@pytest.mark.parametrize(("params", "batch", "tokens", "gpus", "per_token"), PUBLISHED)
+def test_ecologits_gpu_energy_matches_the_published_model(
+    params: float, batch: int, tokens: int, gpus: int, per_token: float
+) -> None:
+    assert ecologits_gpu_wh(params, tokens, batch) == pytest.approx(
+        tokens * gpus * per_token, rel=1e-9
+    )
+
+
+def test_the_70b_figure_in_the_readme_is_the_published_models() -> None:
+    # README: "same 336 generated tokens, EcoLogits GPU model at batch 1: 70B 0.1222 Wh".
+    assert round(ecologits_gpu_wh(70, 336, 1), 4) == 0.1222
     assert ecologits_gpu_wh(70, 1, 64) < ecologits_gpu_wh(70, 1, 1)
-    assert ecologits_gpu_wh(1.5, 10, 1) == pytest.approx(10 * ecologits_gpu_wh(1.5, 1, 1))
 
 
 @pytest.mark.parametrize(

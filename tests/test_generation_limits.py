@@ -26,6 +26,7 @@ from smallagent.ollama_model import OllamaModel
 from smallagent.types import Message
 from tests.standin_ollama import (
     MODEL,
+    PULL_FAILURE,
     StandInOllama,
     chunk,
     distinct_words,
@@ -338,3 +339,43 @@ def test_pull_from_a_server_that_is_not_there_is_not_blamed_on_the_registry(
         assert result.exit_code == 1
         assert "error: cannot reach Ollama" in result.output
         assert "could not pull" not in result.output
+
+
+def test_a_pull_the_server_could_not_do_is_put_down_to_the_registry(isolated_env: Path) -> None:
+    with StandInOllama(honours_the_cap) as standin:
+        result = runner.invoke(app, ["--ollama-host", standin.host, "models", "pull", "qwen2.5:3b"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        f"error: could not pull qwen2.5:3b: Ollama at {standin.host} answered 500: "
+        f"pull model manifest: {PULL_FAILURE}"
+    )
+    assert "hint: the Ollama registry may be unreachable" in result.stderr
+
+
+def reads_a_new_line_each_step(request: dict[str, Any]) -> Iterator[dict[str, Any] | float]:
+    """A model that never answers: each step reads another line, 0.5 s prompt + 1 s generation."""
+    step = sum(message["role"] == "assistant" for message in request["messages"]) + 1
+    call = {
+        "function": {"name": "read_file", "arguments": {"path": "notes.md", "start_line": step}}
+    }
+    yield chunk(tool_calls=[call])
+    yield final(generated=20)
+
+
+@pytest.mark.parametrize(
+    ("max_wh", "steps", "stop"), [("2.5", 2, "budget"), ("100", 4, "max_steps")]
+)
+def test_max_wh_stops_the_question_once_its_energy_reaches_the_budget(
+    isolated_env: Path, max_wh: str, steps: int, stop: str
+) -> None:
+    # 3600 W x 1.5 s of Ollama's reported compute = 1.5 Wh a step: over 2.5 Wh after step 2.
+    (isolated_env / "notes.md").write_text("\n".join(f"line {n}" for n in range(1, 9)))
+    with StandInOllama(reads_a_new_line_each_step) as standin:
+        code, events, _ = ask(
+            standin.host, "--workdir", str(isolated_env), "--max-steps", "4",
+            "--device-watts", "3600", "--max-wh", max_wh,
+        )  # fmt: skip
+    assert code == 0
+    result = events[-1]
+    assert (result["type"], result["steps"], result["stop_reason"]) == ("result", steps, stop)
+    assert result["complete"] is False

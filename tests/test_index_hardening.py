@@ -19,10 +19,11 @@ from typer.testing import CliRunner
 import smallagent.index
 import smallagent.ingest
 from smallagent.cli import app
-from smallagent.documents import UnusableFile, load_document, printable_path, scan
+from smallagent.documents import UnusableFile, load_document, scan
 from smallagent.errors import IndexDamagedError, IndexStoreError
 from smallagent.index import IndexReader, check_index
 from smallagent.ingest import IngestOptions, ingest
+from smallagent.paths import printable_path
 
 
 def _noise_without_zeros(size: int, seed: int = 14) -> bytes:

@@ -300,7 +300,7 @@ def test_task_files_load_in_smallagents_runner(
     tasks = load_task_file(path)
     assert [task.id for task in tasks] == [q.id for q in by_split["dev"]]
     assert all(task.checks[0].kind == "regex" for task in tasks)
-    assert tasks[0].settings.workdir == corpus.resolve()
+    assert tasks[0].options.workdir == corpus.resolve()
 
 
 def test_questions_round_trip_through_json(

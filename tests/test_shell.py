@@ -140,7 +140,7 @@ def test_consent_prompt_decides(workdir: Path) -> None:
 
 
 def test_allow_all_still_has_no_shell(workdir: Path) -> None:
-    policy = ShellPolicy(workdir, mode="allow-all")
+    policy = ShellPolicy(workdir, mode="allow")
     assert policy.decide("touch y").allowed
     assert not policy.decide("touch y; rm a.md").allowed
 
@@ -150,7 +150,7 @@ def test_off_refuses_everything(workdir: Path) -> None:
 
 
 def test_timeout_kills_the_process_group(workdir: Path) -> None:
-    policy = ShellPolicy(workdir, mode="allow-all", timeout_s=1)
+    policy = ShellPolicy(workdir, mode="allow", timeout_s=1)
     marker = workdir / "survivor"
     script = workdir / "spawn.sh"
     script.write_text(f"sleep 30 &\nsleep 3; touch {marker}\n")
@@ -191,8 +191,10 @@ def test_one_answer_per_argv_in_a_run(workdir: Path) -> None:
 
 def test_time_at_the_prompt_is_not_booked_as_tool_time(workdir: Path) -> None:
     from smallagent.agent import AgentConfig
-    from smallagent.assistant import AskOptions, Assistant, MeteredModel
-    from smallagent.tools import SourceRegistry
+    from smallagent.assistant import Assistant
+    from smallagent.config import AskOptions
+    from smallagent.energy import MeteredModel
+    from smallagent.retrieval import SourceRegistry
     from smallagent.types import Message, ModelReply, ToolCall, Usage
 
     class OneCall:

@@ -103,7 +103,7 @@ def policy_alone(arena: Arena) -> ShellPolicy:
 def sandbox_alone(arena: Arena) -> ShellPolicy:
     """Every plain command runs as written, confined: the policy layer is switched off (the
     `policy_off` fixture), so nothing is refused, rebuilt or given --no-dereference first."""
-    return ShellPolicy(arena.work, mode="allow-all", confine_consented=True)
+    return ShellPolicy(arena.work, mode="allow", confine_consented=True)
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def policy_off(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def neither(arena: Arena) -> ShellPolicy:
-    return ShellPolicy(arena.work, mode="allow-all", sandbox=unconfined)
+    return ShellPolicy(arena.work, mode="allow", sandbox=unconfined)
 
 
 def call(policy: ShellPolicy, command: str) -> str:
@@ -285,7 +285,7 @@ def test_without_either_layer_the_attack_works(
     for (the raw argv: the policy would have rebuilt even the commands it allows)."""
     before = snapshot(arena.work.parent)
     argv = shlex.split(_command(template, arena))
-    observation = ShellPolicy(arena.work, mode="allow-all").run(argv).output
+    observation = ShellPolicy(arena.work, mode="allow").run(argv).output
     if leak:
         assert _command(leak, arena) in observation, observation
     else:

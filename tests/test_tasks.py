@@ -8,30 +8,18 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from smallagent.cli import app
-from smallagent.tasks import (
-    Check,
-    CheckOutcome,
-    ResultsLog,
-    Task,
-    TaskFileError,
-    TaskResult,
-    command_runner,
-    evaluate,
-    exit_code,
-    load_task_file,
-    normalise,
-    report_json,
-    report_markdown,
-    resume_plan,
-    run_tasks,
-    summarise,
-)
+from smallagent.tasks.checks import Check, CheckOutcome, command_runner, evaluate, normalise
+from smallagent.tasks.report import exit_code, report_json, report_markdown, summarise
+from smallagent.tasks.runlog import ResultsLog, TaskResult, resume_plan
+from smallagent.tasks.runner import run_tasks
+from smallagent.tasks.taskfile import Task, TaskFileError, load_task_file
 
 runner = CliRunner()
 
@@ -63,13 +51,13 @@ def write(tmp_path: Path, text: str, name: str = "tasks.yaml") -> Path:
 
 def test_a_good_file_gives_defaults_overrides_and_checks(tmp_path: Path) -> None:
     code, count = load_task_file(write(tmp_path, GOOD))
-    assert (code.id, code.prompt, code.settings.index, code.settings.max_steps) == (
+    assert (code.id, code.prompt, code.index, code.options.max_steps) == (
         "code", "What is the code?", "docs", 4,
     )  # fmt: skip
-    assert code.settings.tools == ("search", "read_file", "shell")
-    assert code.settings.workdir == tmp_path.resolve()
+    assert code.options.tools == ("search", "read_file", "shell")
+    assert code.options.workdir == tmp_path.resolve()
     assert code.checks == (Check("contains", ("TW-8841",)), Check("cites", ("calibration.md",)))
-    assert (count.settings.tools, count.settings.max_steps) == (("shell",), 3)
+    assert (count.options.tools, count.options.max_steps) == (("shell",), 3)
     assert [check.kind for check in count.checks] == ["regex", "command"]
 
 
@@ -93,7 +81,7 @@ TASK = "tasks:\n  - id: t1\n    prompt: Q?\n"
         (TASK + "  - id: t1\n    prompt: again\n", "task 't1': `id` is used twice"),
         ("tasks:\n  - id: t1\n", "task 't1': `prompt` is missing or empty"),
         (TASK + "    promt: typo\n", "task 't1': unknown field(s) promt"),
-        (TASK + "    tools: [search, web]\n", "task 't1': `tools`: unknown tool 'web'"),
+        (TASK + "    tools: [search, web]\n", "task 't1': `tools` has an unknown tool 'web'"),
         (TASK + "    tools: search\n", "task 't1': `tools` must be a list of names"),
         (TASK + "    shell: yes-please\n", "task 't1': `shell` must be one of"),
         (TASK + "    max_steps: 0\n", "task 't1': `max_steps` must be a whole number >= 1"),
@@ -132,7 +120,7 @@ def test_bad_json_and_a_missing_file(tmp_path: Path) -> None:
 def test_allow_shell_is_the_consent_for_shell_allow_and_other_commands(tmp_path: Path) -> None:
     text = TASK + "    shell: allow\n    checks:\n      command: python3 -c pass\n"
     (task,) = load_task_file(write(tmp_path, text), allow_shell=True)
-    assert task.settings.shell == "allow"
+    assert task.options.shell == "allow"
 
 
 def never_runs(command: str, stdin: str) -> int | None:
@@ -243,6 +231,37 @@ def test_an_edited_task_runs_again_on_resume(tmp_path: Path) -> None:
     assert resume_plan([(before, "other")], done) == ([], [(before, "other")])
 
 
+EVERY_SETTING = """\
+defaults:
+  index: docs
+  max_steps: 4
+tasks:
+  - id: plain
+    prompt: What is the code?
+    checks:
+      contains: [TW-8841]
+  - id: every-setting
+    prompt: How many files?
+    model: qwen2.5-coder:1.5b
+    tools: [shell, read_file, shell]
+    shell: allow
+    temperature: 1
+    seed: 7
+    num_ctx: 4096
+    workdir: sub
+    checks:
+      regex: '\\b5\\b'
+"""
+
+
+def test_fingerprints_stay_the_same_so_old_results_files_still_resume(tmp_path: Path) -> None:
+    # Recorded before the task settings became config.AskOptions: a results file written by an
+    # earlier version must still match its tasks, or --resume would run them all again.
+    (tmp_path / "sub").mkdir()
+    plain, every = load_task_file(write(tmp_path, EVERY_SETTING), allow_shell=True)
+    assert (plain.fingerprint(), every.fingerprint()) == ("f7d13e6c5dd62a67", "54e52bf92e7ec80e")
+
+
 def test_a_directory_is_not_a_results_file(tmp_path: Path) -> None:
     for resume in (False, True):
         with pytest.raises(TaskFileError, match="is a directory"):
@@ -260,7 +279,14 @@ def test_existing_results_are_not_overwritten_without_resume(tmp_path: Path) -> 
 def test_parallel_runs_record_every_task(tmp_path: Path) -> None:
     work = [(task, "m") for task in tasks_of(tmp_path, 6)]
     recorded: list[TaskResult] = []
-    results = run_tasks(work, fake_execute, recorded.append, parallel=3)
+    # Each task waits until three are running at once: run one at a time, the barrier breaks.
+    together = threading.Barrier(3, timeout=10)
+
+    def in_threes(task: Task, model: str) -> TaskResult:
+        together.wait()
+        return fake_execute(task, model)
+
+    results = run_tasks(work, in_threes, recorded.append, parallel=3)
     assert sorted(r.task_id for r in results) == [f"t{n}" for n in range(6)]
     assert recorded == results
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from smallagent.retrieval import SourceRegistry
 from smallagent.tools import (
-    SourceRegistry,
     ToolArgumentError,
     coerce,
     make_read_file_tool,

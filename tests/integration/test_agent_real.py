@@ -163,7 +163,7 @@ def test_a_document_that_asks_for_the_sort_escape_changes_nothing_outside(
         shell({"command": attack})
     assert canary.read_text() == "still here\n" and not marker.exists()
 
-    control = ShellPolicy(workdir, mode="allow-all").run(attack.split())
+    control = ShellPolicy(workdir, mode="allow").run(attack.split())
     assert not canary.exists() and marker.exists(), control.output
 
 

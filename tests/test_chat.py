@@ -1,0 +1,103 @@
+"""`smallagent chat`: which earlier turns a question sees, the chat's commands, and the loop
+through the CLI against a stand-in Ollama server (tests/standin_ollama.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+
+from smallagent.agent import Result
+from smallagent.chat import Conversation, command, fit_history, turn_messages
+from smallagent.cli import app
+from smallagent.types import Message, Usage
+from tests.standin_ollama import MODEL, StandInOllama, chunk, final
+
+
+def turn(question: str, answer: str) -> list[Message]:
+    return turn_messages(question, answer)
+
+
+def test_a_turn_is_kept_as_its_question_and_answer() -> None:
+    assert turn_messages("Q?", "A.") == [Message("user", "Q?"), Message("assistant", "A.")]
+
+
+def test_the_most_recent_whole_turns_that_fit_are_kept() -> None:
+    old = turn("o" * 400, "a" * 400)  # 200 tokens at 4 characters a token
+    middle = turn("m" * 200, "b" * 200)  # 100 tokens
+    recent = turn("r" * 80, "c" * 80)  # 40 tokens
+    history = [*old, *middle, *recent]
+    assert fit_history(history, 1000) == history
+    assert fit_history(history, 140) == [*middle, *recent]
+    assert fit_history(history, 139) == recent  # a turn is kept whole or not at all
+    assert fit_history(history, 39) == []
+    assert fit_history([], 100) == []
+
+
+def test_a_gap_does_not_skip_to_an_older_turn_that_would_fit() -> None:
+    history = [*turn("s", "t"), *turn("x" * 800, "y" * 800), *turn("r", "c")]
+    assert fit_history(history, 10) == turn("r", "c")
+
+
+def result(answer: str) -> Result:
+    return Result(answer, True, "answer", (), Usage())
+
+
+def test_a_conversation_records_turns_and_resets() -> None:
+    conversation = Conversation(token_budget=1000)
+    assert conversation.context() == [] and conversation.last is None
+    first = result("Paris.")
+    conversation.record("Capital of France?", first)
+    assert conversation.context() == turn("Capital of France?", "Paris.")
+    assert conversation.last is first
+    conversation.record("And of Italy?", result("Rome."))
+    assert conversation.context() == [*turn("Capital of France?", "Paris."),
+                                      *turn("And of Italy?", "Rome.")]  # fmt: skip
+    conversation.reset()
+    assert conversation.context() == [] and conversation.last is None
+
+
+def test_commands() -> None:
+    assert [command(line) for line in ("/exit", "/quit", "/reset", "/sources", "/energy")] == [
+        "exit", "exit", "reset", "sources", "energy",
+    ]  # fmt: skip
+    assert command("/help") == "unknown"
+    assert command("what does /etc/hosts hold?") is None
+
+
+ANSWERS = {"What is the code?": "The code is TW-8841.", "What does it do?": "It opens the menu."}
+
+
+def answers_at_once(request: dict[str, Any]) -> Iterator[dict[str, Any] | float]:
+    question = [m["content"] for m in request["messages"] if m["role"] == "user"][-1]
+    answer = ANSWERS.get(question, "Nothing yet.")
+    call = {"function": {"name": "final_answer", "arguments": {"answer": answer}}}
+    yield chunk(tool_calls=[call])
+    yield final(generated=12)
+
+
+def test_chat_carries_turns_until_reset(isolated_env: Path) -> None:
+    lines = ["What is the code?", "/energy", "/bogus", "What does it do?", "/reset", "Again?"]
+    with StandInOllama(answers_at_once) as standin:
+        outcome = CliRunner().invoke(
+            app,
+            ["--ollama-host", standin.host, "--model", MODEL, "chat", "--no-shell"],
+            input="\n".join([*lines, "/exit"]) + "\n",
+        )
+    assert outcome.exit_code == 0, outcome.output
+    # The first request of each question (the loop may ask again, e.g. for evidence): what
+    # the model was shown of the conversation before the question itself.
+    firsts = [chat["messages"] for chat in standin.chats if chat["messages"][-1]["role"] == "user"]
+    seen = [[(m["role"], m["content"]) for m in messages[1:]] for messages in firsts]
+    assert seen == [
+        [("user", "What is the code?")],
+        [("user", "What is the code?"), ("assistant", "The code is TW-8841."),
+         ("user", "What does it do?")],
+        [("user", "Again?")],
+    ]  # fmt: skip
+    output = outcome.output
+    assert "commands: /reset /sources /energy /exit" in output
+    assert "history cleared" in output
+    assert output.count("energy 0.") == 4  # after each of the three answers, and for /energy
