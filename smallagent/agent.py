@@ -16,6 +16,13 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from smallagent.parsing import FINAL_ANSWER_TOOL, ParsedTurn, parse_turn
+from smallagent.prompts import (
+    ANSWER_SYSTEM,
+    CUT_REMINDER,
+    FOLLOW_UP,
+    FORMAT_REMINDER,
+    NO_EVIDENCE_REMINDER,
+)
 from smallagent.tools import Tool, ToolArgumentError, ToolRefused
 from smallagent.types import Message, Model, Purpose, ToolCall, Usage
 
@@ -29,29 +36,12 @@ CUT_SHORT = {
 }
 
 
-ANSWER_SYSTEM = (
-    "Answer the question from the tool results given. Reply with the answer itself in one or two "
-    "sentences, answer first, citing passages as [n]. If the results do not contain the answer, "
-    "say that it was not found in the documents."
-)
 # The answer request's reply, when replies are constrained: the answer and nothing else.
 ANSWER_SCHEMA: dict[str, object] = {
     "type": "object",
     "properties": {"answer": {"type": "string"}},
     "required": ["answer"],
 }
-NO_EVIDENCE_REMINDER = (
-    "No tool has been used yet, so that answer is a guess. Call a tool to find the answer first."
-)
-FORMAT_REMINDER = (
-    "No tool was called. To use a tool, reply with only a JSON object such as "
-    '{"name": "search", "arguments": {"query": "..."}}. '
-    "If you already know the answer, reply with the answer itself, citing passages as [n]."
-)
-CUT_REMINDER = (
-    "Your reply was stopped early: {detail}. Reply again, briefly: only one JSON tool call, or "
-    "the answer itself in one or two sentences."
-)
 
 
 @dataclass(frozen=True)
@@ -89,10 +79,7 @@ class AgentConfig:
     native_tools: bool = True  # pass tool schemas to the model; the text protocol is always parsed
     # Restating the question after each result keeps a small model from drifting into new
     # searches once the answer is in front of it (0.5B searched the same thing 7 times without).
-    follow_up: str = (
-        "\n\nQuestion: {question}\nIf the results above answer it, reply with the answer now "
-        "(cite passages as [n]); otherwise call another tool."
-    )
+    follow_up: str = FOLLOW_UP
     # A tool run with the question itself before the model's first turn (the assistant names
     # its search tool): the model starts from evidence instead of spending a turn, and a prose
     # plan, asking for it.
