@@ -167,12 +167,17 @@ def test_a_document_that_asks_for_the_sort_escape_changes_nothing_outside(
     assert not canary.exists() and marker.exists(), control.output
 
 
+@pytest.fixture
+def examples_indexed(tmp_path: Path, onnx_ready: None) -> Path:
+    """A working folder whose index holds examples/docs."""
+    ingest(tmp_path, Path(__file__).resolve().parents[2] / "examples" / "docs")
+    return tmp_path
+
+
 def test_the_first_turn_reads_passages_and_replies_with_one_constrained_call(
-    ollama_host: str, test_model: str, tmp_path: Path, onnx_ready: None
+    ollama_host: str, test_model: str, examples_indexed: Path
 ) -> None:
-    docs = Path(__file__).resolve().parents[2] / "examples" / "docs"
-    ingest(tmp_path, docs)
-    events = ask(ollama_host, test_model, tmp_path, "What does error E422 mean?")
+    events = ask(ollama_host, test_model, examples_indexed, "What does error E422 mean?")
     steps, result = events[:-1], events[-1]
     first = steps[0]
     assert (first["number"], first["kind"], first["form"]) == (0, "tool", "retrieve_first")
@@ -187,11 +192,9 @@ def test_the_first_turn_reads_passages_and_replies_with_one_constrained_call(
 
 
 def test_a_question_naming_what_no_document_mentions_is_settled_without_the_model(
-    ollama_host: str, test_model: str, tmp_path: Path, onnx_ready: None
+    ollama_host: str, test_model: str, examples_indexed: Path
 ) -> None:
-    docs = Path(__file__).resolve().parents[2] / "examples" / "docs"
-    ingest(tmp_path, docs)
-    events = ask(ollama_host, test_model, tmp_path, "What is the capital of Peru?")
+    events = ask(ollama_host, test_model, examples_indexed, "What is the capital of Peru?")
     result = events[-1]
     assert result["answer"] == "Not found in the documents: none mentions Peru."
     assert result["usage"]["prompt_tokens"] == 0 and result["usage"]["generated_tokens"] == 0
