@@ -181,7 +181,7 @@ def make_search_tool(retriever: Any, sources: SourceRegistry, root: Path, chars:
         """
         # At least 3: the 1.5B model asked for k=1 and its answer was ranked third.
         hits = retriever.search(query, k=max(3, min(k, 8)))
-        absent = retriever.absent_words(query) if hasattr(retriever, "absent_words") else []
+        absent = retriever.absent_words(query)
         note = f"No document contains: {', '.join(absent)}." if absent else ""
         facts = [path_facts(path, root) for path in named_paths(query, root)]
         # Exact figures first and labelled as such: shown unlabelled above passages that talk of
@@ -204,6 +204,7 @@ def make_search_tool(retriever: Any, sources: SourceRegistry, root: Path, chars:
 _QUOTED = re.compile(r"`([^`]+)`|'([^']+)'|\"([^\"]+)\"")
 _PATHLIKE = re.compile(r"[\w.-]*[\w-]/[\w./-]*|[\w-]+\.[A-Za-z0-9]{1,5}\b")
 MAX_LISTED = 10_000  # entries a folder's facts look at: a huge tree costs bounded time
+MAX_COUNTED_BYTES = 64 << 20  # a file's lines are counted up to this size
 
 
 def named_paths(query: str, root: Path) -> list[Path]:
@@ -228,11 +229,15 @@ def path_facts(path: Path, root: Path) -> str:
     directly in it and in all its sub-folders, and its largest and smallest file."""
     shown = str(path.relative_to(root))
     if path.is_file():
+        size = path.stat().st_size
+        if size > MAX_COUNTED_BYTES:  # a search must not read gigabytes to count lines
+            limit = f"{MAX_COUNTED_BYTES:,}"
+            return f"{shown}: a file of {size:,} bytes (lines not counted: over {limit} bytes)."
         lines = 0
         with path.open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 lines += block.count(b"\n")
-        return f"{shown}: a file of {path.stat().st_size:,} bytes and {lines:,} lines."
+        return f"{shown}: a file of {size:,} bytes and {lines:,} lines."
     direct: list[tuple[int, str]] = []
     total = 0
     for number, entry in enumerate(path.rglob("*")):

@@ -316,6 +316,9 @@ def test_the_search_tool_hands_the_model_a_name_it_can_send(tmp_path: Path) -> N
         def search(self, query: str, k: int) -> list[Hit]:
             return [hit]
 
+        def absent_words(self, query: str) -> list[str]:
+            return []
+
     sources = SourceRegistry()
     tool = make_search_tool(Retriever(), sources, tmp_path, chars=200)
     observation = tool.function(query="narwhal")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from smallagent.index import IndexReader
 from smallagent.ingest import IngestOptions, ingest
 from smallagent.retrieval import Retriever
@@ -118,3 +120,15 @@ def test_paths_the_query_names_get_facts_from_the_file_system(tmp_path: Path) ->
         "notes/a.txt: a file of 8 bytes and 2 lines.",
     ]
     assert named_paths("What is in `../` or '/etc/passwd'?", tmp_path) == []
+
+
+def test_a_huge_file_gets_its_size_without_a_line_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from smallagent import tools
+
+    (tmp_path / "big.log").write_bytes(b"x\n" * 100)
+    monkeypatch.setattr(tools, "MAX_COUNTED_BYTES", 50)
+    assert tools.path_facts(tmp_path / "big.log", tmp_path) == (
+        "big.log: a file of 200 bytes (lines not counted: over 50 bytes)."
+    )
