@@ -124,13 +124,24 @@ def normalize_host(value: str) -> str:
     return f"{parts.scheme}://{host}:{port}{parts.path.rstrip('/')}"
 
 
+def _whole_number(raw: Any) -> int | None:
+    """An integer from a file, the environment or a flag ("512", 512), or None (1.5, "lots", true).
+
+    >>> _whole_number(" 512 "), _whole_number(1.5), _whole_number(True)
+    (512, None, None)
+    """
+    if isinstance(raw, bool):
+        return None
+    try:
+        return int(str(raw).strip())
+    except ValueError:
+        return None
+
+
 def _coerce(name: str, raw: Any, origin: str, base_dir: Path) -> Any:
     """Check and convert one raw value; paths from a file are relative to that file."""
     if name in CAP_SETTINGS:
-        try:
-            tokens = int(str(raw).strip()) if not isinstance(raw, bool) else None
-        except ValueError:
-            tokens = None
+        tokens = _whole_number(raw)
         if tokens is None or tokens < SMALLEST_CAP:
             raise ConfigError(
                 f"{origin}: {name} must be a whole number of tokens, at least {SMALLEST_CAP}; "
@@ -143,10 +154,7 @@ def _coerce(name: str, raw: Any, origin: str, base_dir: Path) -> Any:
             raise ConfigError(f"{origin}: {name} must be true or false, got {raw!r}")
         return switch
     if name == "passage_chars":
-        try:
-            chars = int(str(raw).strip()) if not isinstance(raw, bool) else None
-        except ValueError:
-            chars = None
+        chars = _whole_number(raw)
         if chars is None or not 80 <= chars <= 4000:
             raise ConfigError(
                 f"{origin}: passage_chars must be a whole number, 80 to 4000; got {raw!r}"
