@@ -19,8 +19,8 @@ from smallagent.index import IndexReader
 RRF_K = 60  # the constant of Cormack, Clarke & Buettcher (SIGIR 2009)
 # Words that carry no topic; matching them says nothing about where an answer is.
 _STOPWORD_TEXT = """a about above after again against all am an and any are as at be because been
-    before being
-    below between both but by can could did do does doing down during each few for from further had
+    before being below between both but by can could did do does doing down during each few for
+    from further had
     has have having he her here hers him his how i if in into is it its itself just me more most my
     no nor not now of off on once only or other our out over own same she should so some such than
     that the their them then there these they this those through to too under until up very was we
