@@ -138,6 +138,7 @@ class AgentRun:
         clock: Callable[[], float] = time.perf_counter,
         out_of_time: Callable[[], bool] = lambda: False,
         settle: Callable[[str], str] = lambda question: "",
+        review: Callable[[str, str, Sequence[Step]], str] = lambda question, answer, steps: "",
     ) -> None:
         self.model = model
         self.tools = dict(tools)
@@ -147,6 +148,9 @@ class AgentRun:
         # An answer that needs no model: the assistant's verdict on the question itself (e.g. it
         # names something no document mentions), or "" to let the model work.
         self.settle = settle
+        # The assistant's second look at a finished answer: a replacement (e.g. "not found" for
+        # an answer drawn from passages that are not about the question), or "" to keep it.
+        self.review = review
         self.clock = clock
         self.messages: list[Message] = [
             Message("system", system_prompt),
@@ -236,6 +240,11 @@ class AgentRun:
             stop, answer = "answer", settled
         if stop != "answer":
             answer = self._best_partial(steps)
+        elif not settled and (verdict := self.review(self.question, answer, steps)):
+            number = steps[-1].number + 1
+            steps.append(Step(number, "answer", verdict, None, "reviewed", verdict, Usage(), 0.0))
+            yield steps[-1]
+            answer = verdict
         self.result = Result(
             answer=answer,
             complete=stop == "answer",
