@@ -544,15 +544,25 @@ def write_record(
     partial.replace(out)
 
 
-def resummarise(path: Path) -> int:
-    """The summary and ratios of a results file, recomputed from its rows by this code."""
+def resummarise(path: Path, quiet: Sequence[str] = ()) -> int:
+    """The summary and ratios of a results file, recomputed from its rows by this code; with
+    `quiet` (MODEL=PROMPT_TOK_S,GENERATE_TOK_S), also each agent's energy at those speeds."""
     try:
         record = json.loads(path.read_text())
         rows = [report.Row(**row) for row in record["questions"]]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        say(f"error: {path} is not a results file of this benchmark ({error})")
+        # the device's watts, as the run modeled them: Wh = the server's seconds x watts
+        timed = next(row for row in rows if row.model_seconds > 0)
+        watts = timed.wh * 3600 / timed.model_seconds
+        rates = {}
+        for spec in quiet:
+            model, speeds = spec.split("=", 1)
+            prompt, generate = (float(part) for part in speeds.split(","))
+            rates[model] = report.QuietRates(prompt, generate, watts)
+    except (OSError, ValueError, KeyError, TypeError, StopIteration) as error:
+        say(f"error: {path} is not a results file of this benchmark, or --quiet-rates is not "
+            f"MODEL=PROMPT_TOK_S,GENERATE_TOK_S ({error})")  # fmt: skip
         return 2
-    record["summary"] = report.summaries_of(rows)
+    record["summary"] = report.summaries_of(rows, rates)
     record["ratios_to_smallagent"] = report.ratios(record["summary"])
     path.write_text(json.dumps(record, indent=1) + "\n")
     print(report.markdown(record["summary"]))
@@ -585,6 +595,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--ollama-host", help="use this server (default: start a private one)")
     parser.add_argument(
+        "--quiet-rates",
+        action="append",
+        default=[],
+        metavar="MODEL=PROMPT_TOK_S,GENERATE_TOK_S",
+        help="with --summarise: also the energy of each agent's tokens at these speeds "
+        "(bench/engine_speed.py on a quiet machine), for runs that met other load",
+    )
+    parser.add_argument(
         "--summarise",
         type=Path,
         metavar="RESULTS_JSON",
@@ -604,7 +622,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.max_steps < 1 or args.num_ctx < 1024:
         parser.error("--max-steps must be >= 1 and --num-ctx >= 1024")
     if args.summarise:
-        return resummarise(args.summarise)
+        return resummarise(args.summarise, args.quiet_rates)
     began = time.perf_counter()
     # `kill` or `timeout` must still stop the private server and the agent being run: turn
     # SIGTERM into the KeyboardInterrupt that unwinds every `with` (subprocess.run kills its child).

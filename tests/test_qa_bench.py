@@ -696,3 +696,15 @@ def test_questions_an_agent_never_reached_fail_but_do_not_count_as_free() -> Non
     assert summary["prompt_tokens_median"] == 1000  # not the median of 1000 and 0
     assert summary["wh_per_question"] == pytest.approx(10 / 360)
     assert "0/2 (1 not reached)" in report.markdown({"m": {"smallagent": summary}})
+
+
+def test_energy_at_quiet_speed_counts_tokens_not_the_load_the_run_met() -> None:
+    quiet = report.QuietRates(prompt_tok_s=50.0, generate_tok_s=20.0, watts=10.0)
+    calm = row("smallagent", "squad", True, 1000, 10.0)  # 1000 prompt + 100 generated tokens
+    loaded = row("smolagents", "squad", True, 1000, 90.0)  # the same tokens, a busy machine
+    assert quiet.wh(calm) == quiet.wh(loaded) == pytest.approx((1000 / 50 + 100 / 20) * 10 / 3600)
+    summaries = report.summaries_of([calm, loaded], {"m": quiet})
+    assert summaries["m"]["smolagents"]["wh_per_success"] == pytest.approx(90 / 360)
+    assert summaries["m"]["smolagents"]["quiet_wh_per_success"] == pytest.approx(quiet.wh(calm))
+    assert report.ratios(summaries)["m"]["smolagents"]["quiet_wh_per_success"] == 1.0
+    assert report.summarise([calm]).get("quiet_wh_per_success") is None  # only when asked

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from qabench.questions import KINDS
@@ -41,11 +41,28 @@ def _mean(values: Sequence[float]) -> float | None:
     return statistics.fmean(values) if values else None
 
 
-def summarise(rows: Sequence[Row]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class QuietRates:
+    """A model's speed on a quiet machine (bench/engine_speed.py) and the device's watts: what
+    a question's tokens cost when nothing else runs. Wall seconds (and the Wh modeled from
+    them) grow with whatever else the machine does; tokens do not, so this compares agents whose
+    runs met different load fairly."""
+
+    prompt_tok_s: float
+    generate_tok_s: float
+    watts: float
+
+    def wh(self, row: Row) -> float:
+        seconds = row.prompt_tokens / self.prompt_tok_s + row.generated_tokens / self.generate_tok_s
+        return seconds * self.watts / 3600
+
+
+def summarise(rows: Sequence[Row], quiet: QuietRates | None = None) -> dict[str, Any]:
     """Success by kind, token and time medians/means, and energy per question and per success.
 
     A question the agent never got to (its run stopped early: stop "missing") counts as failed,
     but is left out of the token, time and energy figures, which would otherwise read zero.
+    With `quiet`, also the energy the same tokens take on a quiet machine.
     """
     passed = sum(row.passed for row in rows)
     by_kind = {}
@@ -78,19 +95,31 @@ def summarise(rows: Sequence[Row]) -> dict[str, Any]:
         "wh_total": total_wh,
         "wh_per_question": total_wh / len(ran) if ran else None,
         "wh_per_success": total_wh / passed if passed else None,
+        **(
+            {
+                "quiet_wh_per_question": sum(map(quiet.wh, ran)) / len(ran) if ran else None,
+                "quiet_wh_per_success": sum(map(quiet.wh, ran)) / passed if passed else None,
+                "quiet_rates": asdict(quiet),
+            }
+            if quiet
+            else {}
+        ),
         "stops": {
             stop: sum(row.stop == stop for row in rows) for stop in sorted({r.stop for r in rows})
         },
     }
 
 
-def summaries_of(rows: Sequence[Row]) -> dict[str, dict[str, Any]]:
-    """model -> agent -> summary, in the order the rows came."""
+def summaries_of(
+    rows: Sequence[Row], quiet: Mapping[str, QuietRates] | None = None
+) -> dict[str, dict[str, Any]]:
+    """model -> agent -> summary, in the order the rows came (`quiet`: rates by model)."""
     result: dict[str, dict[str, Any]] = {}
     for model in dict.fromkeys(row.model for row in rows):
         for agent in dict.fromkeys(row.agent for row in rows if row.model == model):
             mine = [row for row in rows if row.model == model and row.agent == agent]
-            result.setdefault(model, {})[agent] = summarise(mine)
+            rates = (quiet or {}).get(model)
+            result.setdefault(model, {})[agent] = summarise(mine, rates)
     return result
 
 
@@ -101,6 +130,7 @@ RATIO_KEYS = (
     "wall_s_median",
     "wh_per_question",
     "wh_per_success",
+    "quiet_wh_per_success",
 )
 
 
@@ -145,6 +175,7 @@ def markdown(summaries: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
         "wall s median / mean",
         "Wh / question",
         "Wh / success",
+        "Wh / success at quiet speed",
     ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * (len(head) - 2)]
     for model, agents in summaries.items():
@@ -160,6 +191,7 @@ def markdown(summaries: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
                 f"{_number(s['wall_s_median'], 1)} / {_number(s['wall_s_mean'], 1)}",
                 _number(s["wh_per_question"], 4),
                 _number(s["wh_per_success"], 4),
+                _number(s.get("quiet_wh_per_success"), 4),
             ]
             lines.append("| " + " | ".join(cells) + " |")
     table = ratios(summaries)
