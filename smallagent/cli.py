@@ -373,23 +373,32 @@ def chat(
     temperature: TemperatureOption = 0.0,
     device_watts: DeviceWattsOption = None,
     grid_intensity: GridOption = None,
+    escalate: EscalateOption = None,
 ) -> None:
-    """Talk with the agent over several turns: /reset, /sources, /energy, /exit."""
+    """Talk with the agent over several turns: /reset, /sources, /energy, /escalate, /exit."""
     # see the module docstring
-    from smallagent.assistant import build_assistant
-    from smallagent.trace import LiveReply, render_energy, render_result, render_step
+    from smallagent.assistant import Cascade, Escalation
+    from smallagent.trace import (
+        LiveReply,
+        render_energy,
+        render_escalation,
+        render_outcome,
+        render_result,
+        render_step,
+    )
 
     settings = _settings(ctx)
     options = _ask_options(
         workdir, no_shell, allow_shell, max_steps, num_ctx, seed, temperature, device_watts,
-        grid_intensity,
+        grid_intensity, escalate=_escalation(escalate, settings),
     )  # fmt: skip
     console = render.console()
-    assistant = build_assistant(settings, options, _confirm_in_terminal(True))
+    assistant = Cascade(settings, options, _confirm_in_terminal(True))
     conversation = Conversation(token_budget=options.num_ctx // 2)
     console.print(f"[bold]smallagent chat[/] with {settings.model} · {COMMANDS}")
     for note in assistant.notes:
         console.print(f"[yellow]note:[/] {note}")
+    last_question, answered_by = "", 0  # for /escalate: re-ask on the next model of the chain
     try:
         while True:
             try:
@@ -399,6 +408,7 @@ def chat(
             if not line:
                 continue
             action = chat_command(line)
+            start = 0
             if action == "exit":
                 break
             if action == "reset":
@@ -411,23 +421,39 @@ def chat(
                 if conversation.last is not None:
                     last = conversation.last
                     render_energy(console, last, assistant.energy(last))
+            elif action == "escalate" and not last_question:
+                console.print("[yellow]nothing to escalate yet: ask a question first[/]")
+            elif action == "escalate" and answered_by + 1 >= len(assistant.chain):
+                console.print("[yellow]no larger model to ask: start chat with --escalate MODEL[/]")
             elif action == "unknown":
                 console.print(f"[yellow]commands: {COMMANDS}[/]")
-            else:
-                live = LiveReply(console) if console.is_terminal else None
-                run = assistant.ask(
-                    line, history=conversation.context(), on_text=live.add if live else None
-                )
-                with live or contextlib.nullcontext():
-                    for step in run:
-                        if live is not None:
-                            live.clear()
-                        render_step(console, step, options.num_ctx)
-                result = run.result
-                assert result is not None
-                sources = assistant.sources.cited(result.answer)
-                render_result(console, result, sources, assistant.energy(result), options.workdir)
-                conversation.record(line, result)
+            if action == "escalate" and last_question and answered_by + 1 < len(assistant.chain):
+                line, start = last_question, answered_by + 1
+                conversation.forget_last()
+            elif action is not None:
+                continue
+            live = LiveReply(console) if console.is_terminal else None
+            run = assistant.ask(
+                line, history=conversation.context(), on_text=live.add if live else None,
+                start=start,
+            )  # fmt: skip
+            with live or contextlib.nullcontext():
+                for step in run:
+                    if isinstance(step, Escalation):
+                        render_escalation(console, step)
+                        continue
+                    if live is not None:
+                        live.clear()
+                    render_step(console, step, options.num_ctx)
+            outcome = run.outcome
+            assert outcome is not None
+            result = outcome.result
+            sources = assistant.sources.cited(result.answer)
+            render_result(console, result, sources, outcome.energy, options.workdir)
+            render_outcome(console, outcome)
+            conversation.record(line, result)
+            last_question = line
+            answered_by = assistant.chain.index(outcome.answered_by)
     finally:
         assistant.close()
 

@@ -186,7 +186,7 @@ def uncited(result: Result, question: str) -> Signal | None:
 
 
 _NOT_FOUND = re.compile(
-    r"\b(?:not|no|never|cannot|unable|without|n't)\b(?:\W+\w+){0,4}?\W+"
+    r"(?:\b(?:not|no|never|cannot|unable|without)|n['\u2019]t)\b(?:\W+\w+){0,4}?\W+"
     r"(?:found|find|finding|mention\w*|contain\w*|information|details?|available|determine\w*|"
     r"known|provided|specif\w*|say|says|state\w*)\b"
     r"|\bunknown\b|\bno (?:passage|document|result)s?\b",
