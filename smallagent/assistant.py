@@ -462,8 +462,9 @@ class CascadeRun:
                 cascade._params.get(model),
             )  # fmt: skip
             self.attempts.append(attempt)
-            if position + 1 == len(self.models) or not attempt.escalated:
-                break
+            settled = any(step.form == "settled" for step in result.steps)
+            if position + 1 == len(self.models) or not attempt.escalated or settled:
+                break  # a settled answer needs no model: a larger one would get the same
             if cascade.reuse_findings:
                 findings = findings_of(result, assistant.config.follow_up, self.question)
             yield Escalation(

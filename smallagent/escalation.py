@@ -57,6 +57,10 @@ _PASSAGE_LINE = re.compile(r"^\[(\d+)\] (.*)$")
 _SENTENCE_START = re.compile(r"(?:^|[.!?]\s+|\n\s*)$")
 _WORD = re.compile(r"[A-Za-z0-9][\w'\u2019-]*(?:[.,:/][\w'\u2019-]+)*")
 _NUMBER = re.compile(r"^\d[\d,]*(?:\.\d+)?$")
+# Words that open an answer's sentence without naming anything (beyond retrieval's stopwords).
+_OPENER_TEXT = """based according yes however therefore thus answer note sorry unfortunately here
+    sure firstly first finally overall additionally also see please"""
+OPENERS = frozenset(_OPENER_TEXT.split())
 
 
 def _normal(term: str) -> str:
@@ -72,11 +76,11 @@ def _normal(term: str) -> str:
 
 def key_terms(answer: str, question: str = "") -> list[str]:
     """The facts an answer states, as words: numbers, codes and names it does not take from the
-    question. A capitalised word counts as a name unless it starts a sentence or is a common word.
+    question. A capitalised word counts as a name unless it is a stopword or a sentence opener.
 
     >>> key_terms("The code is TW-8841, see Tidewater [2].", "What code unlocks Tidewater?")
     ['tw-8841']
-    >>> key_terms("There are 1,488 files; Lisp and C both.", "How many files?")
+    >>> key_terms("Based on [1], 1,488 files; Lisp and C both.", "How many files?")
     ['1488', 'lisp']
     """
     text = _CITATION.sub(" ", answer)
@@ -89,8 +93,9 @@ def key_terms(answer: str, question: str = "") -> list[str]:
         if len(term) < 2 and not term.isdigit():
             continue
         is_number = bool(_NUMBER.match(term))
-        sentence_start = bool(_SENTENCE_START.search(text[: match.start()]))
-        is_name = word[0].isupper() and not sentence_start and term not in STOPWORDS
+        # A sentence's first word is capitalised anyway: a name there only if it is no opener.
+        opener = term in OPENERS and bool(_SENTENCE_START.search(text[: match.start()]))
+        is_name = word[0].isupper() and not opener and term not in STOPWORDS
         if (is_number or term in codes or is_name) and term not in asked and term not in found:
             found.append(term)
     return found

@@ -77,7 +77,8 @@ def test_key_terms_are_the_numbers_codes_and_names_the_question_did_not_bring() 
     answer = "The Tidewater station's menu opens with TW-8841 [1], says Service Manual 2."
     assert key_terms(answer, question) == ["tw-8841", "service", "manual", "2"]
     assert key_terms("It is in the manual.", question) == []  # states nothing checkable
-    assert key_terms("Lisp and C.", "Which two languages?") == []  # sentence start, one letter
+    assert key_terms("Lisp and C.", "Which two languages?") == ["lisp"]  # a name opens it
+    assert key_terms("Based on [1], it is in the manual.", question) == []  # an opener
 
 
 def test_support_on_real_passages_with_near_misses() -> None:
