@@ -7,6 +7,8 @@ function of the question and the run's `Result`, with no extra model call.
 - `uncited`: the answer states facts and cites no passage (reported; see ESCALATING).
 - `not_found_with_evidence`: the answer says "not found" while a passage it was shown shares most
   of the question's keywords.
+- `restates_question`: the answer adds no word to the question's own ("sifter" for "What kind of
+  sifter works?").
 - `checks_failed`: for a task, its own checks failed (`smallagent run`).
 
 An answer the loop settled without the model (a question naming what no document mentions) raises
@@ -25,11 +27,14 @@ from smallagent.retrieval import STOPWORDS, exact_terms
 if TYPE_CHECKING:
     from smallagent.agent import Result
 
-SIGNAL_NAMES = ("no_answer", "unsupported", "uncited", "not_found_with_evidence", "checks_failed")
+SIGNAL_NAMES = ("no_answer", "unsupported", "uncited", "not_found_with_evidence",
+                "restates_question", "checks_failed")  # fmt: skip
 # The signals that send a question to the larger model. `uncited` is computed and reported but does
 # not escalate: small models rarely write [n] even when the answer is in the passages, so on its
 # own it would send nearly every question up (docs/benchmarks.md, "Escalation").
-ESCALATING = frozenset({"no_answer", "unsupported", "not_found_with_evidence", "checks_failed"})
+ESCALATING = frozenset(
+    {"no_answer", "unsupported", "not_found_with_evidence", "restates_question", "checks_failed"}
+)
 # An answer is unsupported when at least this share of its key terms is in no passage it rests on.
 UNSUPPORTED_SHARE = 0.5
 # "Strong keyword overlap": a passage holds at least this share of the question's content words,
@@ -135,6 +140,18 @@ def passages_shown(result: Result) -> dict[int, str]:
     return shown
 
 
+def other_results(result: Result) -> str:
+    """What the tools showed that is not a numbered passage: file-system facts, command output,
+    file contents. Nothing there can be cited as [n], so it supports an answer cited or not."""
+    return "\n".join(
+        line
+        for step in result.steps
+        if step.kind == "tool"
+        for line in step.observation.splitlines()
+        if not _PASSAGE_LINE.match(line.strip())
+    )
+
+
 def cited_numbers(answer: str) -> list[int]:
     """The [n] an answer cites.
 
@@ -162,7 +179,7 @@ def no_answer(result: Result, question: str) -> Signal | None:
 
 def unsupported(result: Result, question: str) -> Signal | None:
     """Most of the answer's key terms are in none of the passages it cites (or, citing none, in
-    none of the passages it was shown)."""
+    none of the passages it was shown), nor in what the tools showed outside passages."""
     if not result.complete or _settled(result):
         return None
     terms = key_terms(result.answer, question)
@@ -173,6 +190,7 @@ def unsupported(result: Result, question: str) -> Signal | None:
     against, where = (cited, "the passages it cites") if cited else (
         list(shown.values()), "any passage it was shown"
     )  # fmt: skip
+    against.append(other_results(result))
     missing = [term for term in terms if not any(supported(term, text) for text in against)]
     if len(missing) >= UNSUPPORTED_SHARE * len(terms):
         return Signal("unsupported", f"{', '.join(missing)} not in {where}")
@@ -244,7 +262,17 @@ def not_found_with_evidence(result: Result, question: str) -> Signal | None:
     return None
 
 
-ANSWER_SIGNALS = (no_answer, unsupported, uncited, not_found_with_evidence)
+def restates_question(result: Result, question: str) -> Signal | None:
+    """The answer adds no word to the question's own: "What kind of sifter works?" - "sifter"."""
+    if not result.complete or _settled(result) or says_not_found(result.answer):
+        return None
+    added = content_words(_CITATION.sub(" ", result.answer)) - content_words(question)
+    if result.answer.strip() and not added and not re.search(r"\d", result.answer):
+        return Signal("restates_question", "the answer adds no word to the question's own")
+    return None
+
+
+ANSWER_SIGNALS = (no_answer, unsupported, uncited, not_found_with_evidence, restates_question)
 
 
 def answer_signals(result: Result, question: str) -> list[Signal]:

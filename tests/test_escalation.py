@@ -24,6 +24,7 @@ from smallagent.escalation import (
     no_answer,
     not_found_with_evidence,
     passages_shown,
+    restates_question,
     says_not_found,
     supported,
     uncited,
@@ -344,3 +345,21 @@ def test_a_bad_escalate_flag_is_one_line_and_the_option_error_exit(isolated_env:
     outcome = CliRunner().invoke(app, ["ask", "--escalate", "a,,b", "q"])
     assert outcome.exit_code == OptionError.exit_code
     assert "escalate" in outcome.output and "Traceback" not in outcome.output
+
+
+def test_file_system_facts_and_command_output_support_an_answer_cited_or_not() -> None:
+    question = "What is the size in bytes of the file power.md?"
+    facts = "From the file system (exact): power.md: 21,879 bytes, 57 lines"
+    step = Step(0, "tool", "", None, "json", f"{facts}\n[1] power.md: {WINTER}", Usage(), 0.0)
+    assert unsupported(answered("It is 21,879 bytes.", step), question) is None
+    assert unsupported(answered("It is 21,879 bytes [1].", step), question) is None
+    assert unsupported(answered("It is 21,897 bytes [1].", step), question) is not None
+
+
+def test_an_answer_that_only_restates_the_question_fires() -> None:
+    question = "What kind of sifter works pretty good?"
+    signal = restates_question(answered("Sifter.", SHOWN), question)
+    assert signal is not None and signal.name == "restates_question"
+    assert restates_question(answered("A flour sifter [1].", SHOWN), question) is None
+    assert restates_question(answered("The documents do not say.", SHOWN), question) is None
+    assert restates_question(answered("Chapter 2", SHOWN), "Which chapter is it in?") is None
