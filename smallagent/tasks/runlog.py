@@ -57,6 +57,8 @@ class TaskResult:
     # tokens and Wh above are their sums).
     answered_by: str = ""
     attempts: tuple[AttemptRecord, ...] = ()
+    larger_wh: float = 0.0  # the task on the chain's largest model alone: measured, or modeled
+    larger_source: str = ""
 
     def row(self) -> dict[str, Any]:
         return {"type": "task", **asdict(self)}

@@ -151,6 +151,8 @@ def assistant_executor(
                 error=problem,
                 answered_by=outcome.answered_by if chain else "",
                 attempts=_attempts(outcome, judged) if chain else (),
+                larger_wh=outcome.larger_wh if chain else 0.0,
+                larger_source=outcome.larger_source if chain else "",
             )
         finally:
             cascade.close()

@@ -56,4 +56,6 @@ def test_a_task_the_small_model_fails_is_answered_by_the_larger_one(
     assert task["prompt_tokens"] == small["prompt_tokens"] + large["prompt_tokens"]
     assert task["generated_tokens"] == small["generated_tokens"] + large["generated_tokens"]
     assert abs(task["wh"] - (small["wh"] + large["wh"])) < 1e-9
+    assert task["larger_source"] == "measured: its attempt in this run"
+    assert task["larger_wh"] == large["wh"]
     assert outcome.exit_code == 0, outcome.output
