@@ -278,6 +278,7 @@ class Escalation:
     to_model: str
     signals: tuple[Signal, ...]
     seeded: bool
+    answer: str  # the answer (or partial answer) the signals judged
 
 
 @dataclass(frozen=True)
@@ -465,11 +466,14 @@ class CascadeRun:
             settled = any(step.form == "settled" for step in result.steps)
             if position + 1 == len(self.models) or not attempt.escalated or settled:
                 break  # a settled answer needs no model: a larger one would get the same
-            if cascade.reuse_findings:
+            larger = cascade.assistant(self.models[position + 1])
+            findings = ""
+            if cascade.reuse_findings and larger.config.first_call in larger.tools:
                 findings = findings_of(result, assistant.config.follow_up, self.question)
             yield Escalation(
-                model, self.models[position + 1], tuple(escalating(signals)), bool(findings)
-            )
+                model, self.models[position + 1], tuple(escalating(signals)), bool(findings),
+                result.answer,
+            )  # fmt: skip
         self.outcome = self._outcome()
 
     def _outcome(self) -> Outcome:

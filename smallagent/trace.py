@@ -278,6 +278,7 @@ def render_escalation(console: Console, escalation: Escalation) -> None:
     seeded = " · starts from what it found" if escalation.seeded else ""
     console.print(
         f"[bold magenta]escalate[/] {escalation.from_model} → {escalation.to_model}{seeded}\n"
+        f"  its answer: {escape(_shorten(escalation.answer, 200)) or '(none)'}\n"
         f"  [magenta]{escape(why)}[/]"
     )
 
@@ -289,6 +290,7 @@ def escalation_event(escalation: Escalation) -> dict[str, Any]:
         "to_model": escalation.to_model,
         "signals": [asdict(signal) for signal in escalation.signals],
         "seeded": escalation.seeded,
+        "answer": escalation.answer,
     }
 
 

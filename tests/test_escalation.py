@@ -306,6 +306,8 @@ def test_ask_escalates_and_books_both_models(isolated_env: Path) -> None:
     escalation = next(event for event in events if event["type"] == "escalation")
     assert (escalation["from_model"], escalation["to_model"]) == ("small:1b", "big:7b")
     assert [signal["name"] for signal in escalation["signals"]] == ["unsupported"]
+    assert escalation["answer"] == "The code is QX-1234."
+    assert escalation["seeded"] is False  # no search tool, no retrieve-first to stand in for
     result = events[-1]
     assert result["type"] == "result" and result["answered_by"] == "big:7b"
     assert result["model"] == "big:7b"
