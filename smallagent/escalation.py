@@ -187,13 +187,13 @@ def unsupported(result: Result, question: str) -> Signal | None:
         return None
     shown = passages_shown(result)
     cited = [shown[number] for number in cited_numbers(result.answer) if number in shown]
-    against, where = (cited, "the passages it cites") if cited else (
-        list(shown.values()), "any passage it was shown"
+    against, where = (cited, "in none of the passages it cites") if cited else (
+        list(shown.values()), "in no tool result"
     )  # fmt: skip
     against.append(other_results(result))
     missing = [term for term in terms if not any(supported(term, text) for text in against)]
     if len(missing) >= UNSUPPORTED_SHARE * len(terms):
-        return Signal("unsupported", f"{', '.join(missing)} not in {where}")
+        return Signal("unsupported", f"{', '.join(missing)} {where}")
     return None
 
 

@@ -100,7 +100,7 @@ def test_unsupported_fires_on_a_cited_passage_without_the_answers_facts() -> Non
     wrong_digits = answered("The code is TW-8814 [1].", SHOWN)
     signal = unsupported(wrong_digits, question)
     assert signal is not None and signal.name == "unsupported"
-    assert signal.detail == "tw-8814 not in the passages it cites"
+    assert signal.detail == "tw-8814 in none of the passages it cites"
     wrong_passage = answered("The code is TW-8841 [2].", SHOWN)  # cites the power table
     assert unsupported(wrong_passage, question) is not None
 
@@ -109,7 +109,7 @@ def test_an_uncited_answer_is_checked_against_every_passage_shown() -> None:
     question = "How long does the battery last at a 10-minute interval without sun?"
     assert unsupported(answered("About 51 days.", SHOWN), question) is None
     near = unsupported(answered("About 15 days.", SHOWN), question)
-    assert near is not None and near.detail == "15 not in any passage it was shown"
+    assert near is not None and near.detail == "15 in no tool result"
     signal = uncited(answered("About 51 days.", SHOWN), question)
     assert signal is not None and signal.name == "uncited"
     assert uncited(answered("About 51 days [2].", SHOWN), question) is None
@@ -126,7 +126,7 @@ def test_half_the_terms_missing_is_enough() -> None:
     assert unsupported(answered(answer, table), question) is not None  # the wrong section
     near = "A 3600 mAh cell and a 5 W panel."  # 2 of 3 missing
     signal = unsupported(answered(near, shown), question)
-    assert signal is not None and signal.detail == "3600, 5 not in any passage it was shown"
+    assert signal is not None and signal.detail == "3600, 5 in no tool result"
 
 
 def test_passages_are_read_from_the_results_lines_whatever_follows_them() -> None:
