@@ -387,7 +387,7 @@ def run_all(
         extra: list[str] = []
         if args.escalate:  # the cascade, judged by the answer's own signals, never the gold
             extra = ["--escalate", aliases[args.escalate], "--no-escalate-on-checks"]
-            extra += ["--cold-escalation"] if args.escalate_cold else []
+            extra += ["--seed-escalation"] if args.escalate_seeded else []
         version = server_version(host)
         factory = smallagent_tools(INDEX_DIR, INDEX_NAME, BUILD / "corpus")
         with ToolServer(factory) as tool_server:
@@ -604,9 +604,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="smallagent escalates to MODEL when a signal fires on the answer (issue 12)",
     )
     parser.add_argument(
-        "--escalate-cold",
+        "--escalate-seeded",
         action="store_true",
-        help="with --escalate: the larger model starts cold, not from what the first found",
+        help="with --escalate: the larger model starts from what the first found (not kept)",
     )
     parser.add_argument(
         "--summarise",

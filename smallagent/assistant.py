@@ -360,14 +360,19 @@ Judge = Callable[[Result, SourceRegistry], list[Signal]]
 
 class Cascade:
     """A question on `settings.model` first, then up `options.escalate` while a signal says the
-    answer failed. With no escalation it is the one model's assistant, unchanged."""
+    answer failed. With no escalation it is the one model's assistant, unchanged.
+
+    `reuse_findings`: the larger model starts from what the smaller one found (its tool results
+    stand in for the retrieve-first search). Off: on dev it changed no outcome in 6 escalations
+    and cost 21% more prompt tokens than starting cold (docs/benchmarks.md, "Escalation").
+    """
 
     def __init__(
         self,
         settings: Settings,
         options: AskOptions,
         confirm: Callable[[ConsentRequest], bool] | None,
-        reuse_findings: bool = True,
+        reuse_findings: bool = False,
     ) -> None:
         self.settings = settings
         self.options = options

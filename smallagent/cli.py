@@ -498,8 +498,9 @@ def run_tasks(
     escalate_on_checks: Annotated[
         bool, typer.Option(help="With escalation, a task whose checks fail escalates too.")
     ] = True,
-    cold_escalation: Annotated[
-        bool, typer.Option(hidden=True, help="Escalated runs start cold (for the benchmark).")
+    seed_escalation: Annotated[
+        bool,
+        typer.Option(hidden=True, help="The larger model starts from what the first found."),
     ] = False,
 ) -> None:
     """Run a task file: each task through the agent, its checks, a report and energy totals.
@@ -545,7 +546,7 @@ def run_tasks(
         console.print(f"resuming: {len(earlier)} task(s) already recorded, {len(todo)} to run")
     execute = assistant_executor(
         settings, allow_shell, energy, _escalation(escalate, settings), escalate_on_checks,
-        reuse_findings=not cold_escalation,
+        reuse_findings=seed_escalation,
     )  # fmt: skip
     finished: list[TaskResult] = []
     try:

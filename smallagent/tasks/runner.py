@@ -86,7 +86,7 @@ def assistant_executor(
     energy_settings: EnergySettings,
     escalate: tuple[str, ...] = (),
     escalate_on_checks: bool = True,
-    reuse_findings: bool = True,
+    reuse_findings: bool = False,
 ) -> Execute:
     """Runs one task on the real model through the same wiring as `smallagent ask`; with
     escalation (`escalate`, else the task's, else the setting), up the chain while a signal fires,
