@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -306,7 +307,10 @@ class Outcome:
     def result(self) -> Result:
         """The last attempt's answer, with the steps and usage of every attempt (the whole cost)."""
         steps = tuple(step for attempt in self.attempts for step in attempt.result.steps)
-        return replace(self.attempts[-1].result, steps=steps, usage=self.usage)
+        forms: Counter[str] = Counter()
+        for attempt in self.attempts:
+            forms.update(attempt.result.forms)
+        return replace(self.attempts[-1].result, steps=steps, usage=self.usage, forms=dict(forms))
 
 
 def combined_energy(parts: Sequence[RunEnergy]) -> RunEnergy:

@@ -318,6 +318,7 @@ def test_ask_escalates_and_books_both_models(isolated_env: Path) -> None:
     total = small["usage"]["prompt_tokens"] + big["usage"]["prompt_tokens"]
     assert result["usage"]["prompt_tokens"] == total
     assert result["energy"]["total_wh"] == pytest.approx(small["wh"] + big["wh"])
+    assert sum(result["forms"].values()) == len(standin.chats)  # every reply of both models
     versus = result["versus_larger"]
     assert versus["source"] == "measured: its attempt in this run"
     assert versus["wh"] == pytest.approx(big["wh"])
@@ -365,3 +366,29 @@ def test_an_answer_that_only_restates_the_question_fires() -> None:
     assert restates_question(answered("A flour sifter [1].", SHOWN), question) is None
     assert restates_question(answered("The documents do not say.", SHOWN), question) is None
     assert restates_question(answered("Chapter 2", SHOWN), "Which chapter is it in?") is None
+
+
+def test_chat_escalate_asks_the_last_question_again_one_model_up(isolated_env: Path) -> None:
+    def answers(request: dict[str, Any]) -> Iterator[dict[str, Any] | float]:
+        small = request["model"] == "small:1b"
+        answer = "Not found in the documents." if small else "The documents do not say it."
+        yield chunk(json.dumps({"tool": "final_answer", "input": answer}))
+        yield final(generated=8)
+
+    lines = ["/escalate", "What is the code?", "/escalate", "/escalate", "/exit"]
+    with StandInOllama(answers) as standin:
+        outcome = CliRunner().invoke(
+            app,
+            ["--ollama-host", standin.host, "--model", "small:1b", "chat", "--no-shell",
+             "--escalate", "big:7b"],
+            input="\n".join(lines) + "\n",
+        )  # fmt: skip
+    assert outcome.exit_code == 0, outcome.output
+    assert "nothing to escalate yet" in outcome.output
+    assert "The documents do not say it." in outcome.output
+    assert "no larger model to ask" in outcome.output  # the second /escalate: none is left
+    # Each model is asked twice (an answer before any tool result is sent back once).
+    assert [chat["model"] for chat in standin.chats] == ["small:1b"] * 2 + ["big:7b"] * 2
+    # The re-asked question replaces the turn: the larger model does not see the first answer.
+    last = standin.chats[-1]["messages"]
+    assert [m["content"] for m in last if m["role"] == "assistant"] == []
