@@ -390,5 +390,5 @@ def test_chat_escalate_asks_the_last_question_again_one_model_up(isolated_env: P
     # Each model is asked twice (an answer before any tool result is sent back once).
     assert [chat["model"] for chat in standin.chats] == ["small:1b"] * 2 + ["big:7b"] * 2
     # The re-asked question replaces the turn: the larger model does not see the first answer.
-    last = standin.chats[-1]["messages"]
-    assert [m["content"] for m in last if m["role"] == "assistant"] == []
+    first_big = standin.chats[2]["messages"]
+    assert [m["content"] for m in first_big if m["role"] == "assistant"] == []
