@@ -36,7 +36,7 @@ from smallagent.tasks.runlog import AttemptRecord, TaskResult
 from smallagent.tasks.taskfile import TaskFileError, load_task_file
 from smallagent.tools import make_tool
 from smallagent.types import ToolCall, Usage
-from tests.standin_ollama import StandInOllama, chunk, final
+from tests.standin_ollama import Script, StandInOllama, chunk, final
 
 DOCS = Path(__file__).resolve().parents[1] / "examples" / "docs"
 
@@ -294,15 +294,20 @@ def by_model(request: dict[str, Any]) -> Iterator[dict[str, Any] | float]:
     yield final(prompt_tokens=100 if small else 300, generated=10 if small else 30)
 
 
-def test_ask_escalates_and_books_both_models(isolated_env: Path) -> None:
-    with StandInOllama(by_model) as standin:
+def ask_small_then_big(script: Script) -> tuple[list[dict[str, Any]], StandInOllama]:
+    """`ask --json` on small:1b escalating to big:7b: the events, and the server (its requests)."""
+    with StandInOllama(script) as standin:
         outcome = CliRunner().invoke(
             app,
             ["--ollama-host", standin.host, "--model", "small:1b", "ask", "--no-shell",
              "--escalate", "big:7b", "--json", "What is the service code?"],
         )  # fmt: skip
     assert outcome.exit_code == 0, outcome.output
-    events = [json.loads(line) for line in outcome.stdout.splitlines()]
+    return [json.loads(line) for line in outcome.stdout.splitlines()], standin
+
+
+def test_ask_escalates_and_books_both_models(isolated_env: Path) -> None:
+    events, standin = ask_small_then_big(by_model)
     escalation = next(event for event in events if event["type"] == "escalation")
     assert (escalation["from_model"], escalation["to_model"]) == ("small:1b", "big:7b")
     assert [signal["name"] for signal in escalation["signals"]] == ["unsupported"]
@@ -329,14 +334,7 @@ def test_ask_without_a_signal_stays_on_the_small_model(isolated_env: Path) -> No
         yield chunk(json.dumps({"tool": "final_answer", "input": "Not found in the documents."}))
         yield final(generated=8)
 
-    with StandInOllama(says_not_found_at_once) as standin:
-        outcome = CliRunner().invoke(
-            app,
-            ["--ollama-host", standin.host, "--model", "small:1b", "ask", "--no-shell",
-             "--escalate", "big:7b", "--json", "What is the service code?"],
-        )  # fmt: skip
-    assert outcome.exit_code == 0, outcome.output
-    events = [json.loads(line) for line in outcome.stdout.splitlines()]
+    events, standin = ask_small_then_big(says_not_found_at_once)
     assert not [event for event in events if event["type"] == "escalation"]
     result = events[-1]
     assert result["answered_by"] == "small:1b" and len(result["attempts"]) == 1
