@@ -216,8 +216,14 @@ def server_version(host: str) -> str:
 
 
 def run_smallagent(
-    task_file: Path, ids: list[str], alias: str, proxy_url: str, out: Path
+    task_file: Path,
+    ids: list[str],
+    alias: str,
+    proxy_url: str,
+    out: Path,
+    extra: Sequence[str] = (),
 ) -> dict[str, dict[str, Any]]:
+    """`extra`: more `smallagent run` flags (the escalation mode: `--escalate ALIAS ...`)."""
     results = out / "smallagent.jsonl"
     results.unlink(missing_ok=True)
     command = [
@@ -234,6 +240,7 @@ def run_smallagent(
         str(results),
         "--only",
         ",".join(ids),
+        *extra,
     ]
     completed = subprocess.run(
         command,
@@ -265,6 +272,8 @@ def run_smallagent(
             "own_wh": row["wh"],
             "own_prompt_tokens": row["prompt_tokens"],
             "own_generated_tokens": row["generated_tokens"],
+            "answered_by": row.get("answered_by", ""),
+            "attempts": row.get("attempts", []),
         }
         for row in rows
     }
@@ -367,13 +376,18 @@ def run_all(
             "chosen": chosen,
         }
 
-    with ollama_server(args.ollama_host, args.models) as host:
+    escalate = [args.escalate] if args.escalate else []
+    with ollama_server(args.ollama_host, [*args.models, *escalate]) as host:
         aliases.update(
             {
                 model: model_alias(host, model, args.num_ctx, args.num_predict)
-                for model in args.models
+                for model in [*args.models, *escalate]
             }
         )
+        extra: list[str] = []
+        if args.escalate:  # the cascade, judged by the answer's own signals, never the gold
+            extra = ["--escalate", aliases[args.escalate], "--no-escalate-on-checks"]
+            extra += ["--seed-escalation"] if args.escalate_seeded else []
         version = server_version(host)
         factory = smallagent_tools(INDEX_DIR, INDEX_NAME, BUILD / "corpus")
         with ToolServer(factory) as tool_server:
@@ -389,7 +403,7 @@ def run_all(
                     started = time.perf_counter()
                     with RecordingProxy(host) as proxy:
                         if agent == "smallagent":
-                            answers = run_smallagent(task_file, ids, alias, proxy.url, out)
+                            answers = run_smallagent(task_file, ids, alias, proxy.url, out, extra)
                         else:
                             answers = run_peer(
                                 agent,
@@ -414,7 +428,7 @@ def run_all(
                         model_seconds = sum(e.seconds for e in exchanges)
                         row = report.Row(
                             agent=agent,
-                            model=model,
+                            model=f"{model}→{args.escalate}" if extra else model,
                             id=question.id,
                             kind=question.kind,
                             source=question.source,
@@ -601,6 +615,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="MODEL=PROMPT_TOK_S,GENERATE_TOK_S",
         help="with --summarise: also the energy of each agent's tokens at these speeds "
         "(bench/engine_speed.py on a quiet machine), for runs that met other load",
+    )
+    parser.add_argument(
+        "--escalate",
+        metavar="MODEL",
+        help="smallagent escalates to MODEL when a signal fires on the answer (issue 12)",
+    )
+    parser.add_argument(
+        "--escalate-seeded",
+        action="store_true",
+        help="with --escalate: the larger model starts from what the first found (not kept)",
     )
     parser.add_argument(
         "--summarise",

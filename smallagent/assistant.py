@@ -7,9 +7,11 @@ whole run so that Ollama can reuse its KV cache from step to step.
 
 from __future__ import annotations
 
+import json
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -25,6 +27,7 @@ from smallagent.energy import (
     run_energy,
 )
 from smallagent.errors import IndexStoreError
+from smallagent.escalation import Signal, answer_signals, escalating
 from smallagent.index import IndexReader, index_directory
 from smallagent.ollama_model import OllamaModel
 from smallagent.parsing import FINAL_ANSWER_TOOL
@@ -120,8 +123,13 @@ class Assistant:
         question: str,
         history: Sequence[Message] = (),
         on_text: Callable[[str], None] | None = None,
+        findings: str = "",
     ) -> AgentRun:
-        """One question; `on_text` sees the model's replies as they stream, for a live trace."""
+        """One question; `on_text` sees the model's replies as they stream, for a live trace.
+
+        `findings`: what an earlier model found for this question (escalation). With retrieve-first
+        on, they stand in for the loop's own first search, so this model starts from them.
+        """
         limit = self.options.max_seconds
         deadline = None if limit is None else time.monotonic() + limit
 
@@ -138,9 +146,14 @@ class Assistant:
             # A chat or a task file outlives ingests: search what is committed now, not what was
             # committed when the session opened.
             self.reader.refresh()
+        tools = self.tools
+        if findings and self.config.first_call in tools:
+            tools = {**tools, self.config.first_call: _answered_once(
+                tools[self.config.first_call], question, findings
+            )}  # fmt: skip
         return AgentRun(
             self.model,
-            self.tools,
+            tools,
             self.system_prompt,
             question,
             self.config,
@@ -188,9 +201,26 @@ def _drawn_from(answer: str, hits: Sequence[Any], retriever: Retriever) -> bool:
     return bool(words) and sum(word in held for word in words) * 2 >= len(words)
 
 
+def _answered_once(tool: Tool, question: str, findings: str) -> Tool:
+    """`tool`, except that its first call with the question itself returns `findings`."""
+    used: list[bool] = []
+
+    def function(**arguments: Any) -> str:
+        if not used and question in arguments.values():
+            used.append(True)
+            return findings
+        return tool.function(**arguments)
+
+    return replace(tool, function=function)
+
+
 def build_assistant(
-    settings: Settings, options: AskOptions, confirm: Callable[[ConsentRequest], bool] | None
+    settings: Settings,
+    options: AskOptions,
+    confirm: Callable[[ConsentRequest], bool] | None,
+    sources: SourceRegistry | None = None,
 ) -> Assistant:
+    """The wiring of one model; `sources` shares [n] numbering with an earlier model's run."""
     model = OllamaModel(
         settings.ollama_host,
         settings.model,
@@ -205,7 +235,7 @@ def build_assistant(
     )
     info = model.info()  # also fails early, with a hint, when the server or model is missing
     notes: list[str] = []
-    sources = SourceRegistry()
+    sources = SourceRegistry() if sources is None else sources
     tools: dict[str, Tool] = {}
     reader = None
     retriever = None
@@ -269,3 +299,253 @@ def build_assistant(
         retriever=retriever if settings.retrieve_first else None,
         not_found_below=settings.not_found_below,
     )
+
+
+# ------------------------------------------------------------------------------- escalation
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One model's run on the question, what it cost, and the signals that fired on it."""
+
+    model: str
+    result: Result
+    energy: RunEnergy
+    signals: tuple[Signal, ...]  # every signal that fired, escalating or not
+    seeded: bool  # started from what the model before it found
+    params_billion: float | None
+
+    @property
+    def escalated(self) -> bool:
+        return bool(escalating(self.signals))
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """The event between two attempts: which signals sent the question up, and to whom."""
+
+    from_model: str
+    to_model: str
+    signals: tuple[Signal, ...]
+    seeded: bool
+    answer: str  # the answer (or partial answer) the signals judged
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A question over the chain: each model's attempt, the answer of the last, the cost of all."""
+
+    attempts: tuple[Attempt, ...]
+    larger_model: str
+    larger_wh: float  # the question on the largest model alone
+    larger_source: str  # "measured ..." or "modeled ..."
+
+    @property
+    def answered_by(self) -> str:
+        return self.attempts[-1].model
+
+    @property
+    def usage(self) -> Usage:
+        return sum((attempt.result.usage for attempt in self.attempts), Usage())
+
+    @property
+    def energy(self) -> RunEnergy:
+        return combined_energy([attempt.energy for attempt in self.attempts])
+
+    @property
+    def result(self) -> Result:
+        """The last attempt's answer, with the steps and usage of every attempt (the whole cost)."""
+        steps = tuple(step for attempt in self.attempts for step in attempt.result.steps)
+        forms: Counter[str] = Counter()
+        for attempt in self.attempts:
+            forms.update(attempt.result.forms)
+        return replace(self.attempts[-1].result, steps=steps, usage=self.usage, forms=dict(forms))
+
+
+def combined_energy(parts: Sequence[RunEnergy]) -> RunEnergy:
+    """Several runs' energy as one: the figures summed, the methods named once each."""
+    first = parts[0]
+    methods = list(dict.fromkeys(part.model_source for part in parts))
+    return replace(
+        parts[-1],
+        model_wh=sum(part.model_wh for part in parts),
+        model_source=" + ".join(methods),
+        model_method=" + ".join(dict.fromkeys(part.model_method for part in parts)),
+        estimated=any(part.estimated for part in parts),
+        tools_wh=sum(part.tools_wh for part in parts),
+        load_wh=sum(part.load_wh for part in parts),
+        generated_tokens=sum(part.generated_tokens for part in parts),
+        small_params_billion=first.small_params_billion if len(parts) == 1 else None,
+    )
+
+
+def findings_of(result: Result, follow_up: str, question: str) -> str:
+    """What a run's tools found, for the next model's first prompt: each result once, the
+    passages by their [n] once each (later searches repeat them), the follow-up left out."""
+    suffix = follow_up.format(question=question)
+    seen: set[str] = set()
+    lines: list[str] = []
+    for step in result.steps:
+        if step.kind != "tool" or step.call is None:
+            continue
+        if step.number > 0 and step.call.name != "search":
+            lines.append(f"{step.call.name} {json.dumps(dict(step.call.arguments))}:")
+        for line in step.observation.removesuffix(suffix).splitlines():
+            key = line.split(" ", 1)[0] if line.startswith("[") else line
+            if line.strip() and key not in seen:
+                seen.add(key)
+                lines.append(line)
+    return "\n".join(lines)
+
+
+def modeled_larger_wh(attempt: Attempt, larger_params: float | None) -> float | None:
+    """The attempt's question on a larger model, modeled: on a CPU, generation and prompt
+    evaluation are bound by reading the weights, so time, and energy, scale with the parameter
+    count; tools cost the same. None when either size is unknown."""
+    if larger_params is None or not attempt.params_billion:
+        return None
+    scale = larger_params / attempt.params_billion
+    return attempt.energy.model_wh * scale + attempt.energy.tools_wh
+
+
+Judge = Callable[[Result, SourceRegistry], list[Signal]]
+
+
+class Cascade:
+    """A question on `settings.model` first, then up `options.escalate` while a signal says the
+    answer failed. With no escalation it is the one model's assistant, unchanged.
+
+    `reuse_findings`: the larger model starts from what the smaller one found (its tool results
+    stand in for the retrieve-first search). Off: on dev it changed no outcome in 6 escalations
+    and cost 21% more prompt tokens than starting cold (docs/benchmarks.md, "Escalation").
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        options: AskOptions,
+        confirm: Callable[[ConsentRequest], bool] | None,
+        reuse_findings: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.options = options
+        self.confirm = confirm
+        self.reuse_findings = reuse_findings
+        self.chain = list(dict.fromkeys([settings.model, *options.escalate]))
+        self.first = build_assistant(settings, options, confirm)
+        self.sources = self.first.sources  # one numbering of [n] for every model
+        self.notes = self.first.notes
+        self._assistants = {settings.model: self.first}
+        self._params: dict[str, float | None] = {settings.model: self.first.params_billion}
+        for model in self.chain[1:]:  # fails early, with a hint, when a model is missing
+            size = self._model(model).info().parameter_size
+            self._params[model] = parse_parameter_size(size)
+        self.current = self.first
+
+    def _model(self, name: str) -> OllamaModel:
+        return OllamaModel(
+            self.settings.ollama_host, name, timeout_s=self.settings.request_timeout_s
+        )
+
+    def assistant(self, model: str) -> Assistant:
+        if model not in self._assistants:
+            settings = replace(self.settings, model=model)
+            self._assistants[model] = build_assistant(
+                settings, self.options, self.confirm, sources=self.sources
+            )
+        return self._assistants[model]
+
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Message] = (),
+        on_text: Callable[[str], None] | None = None,
+        judge: Judge | None = None,
+        start: int = 0,
+    ) -> CascadeRun:
+        """`judge` adds signals of the caller's own (a task's checks); `start` skips models
+        (chat's /escalate re-asks on the next one)."""
+        return CascadeRun(self, question, history, on_text, judge, start)
+
+    def energy(self, result: Result) -> RunEnergy:
+        return self.current.energy(result)
+
+    def spent(self, steps: Sequence[Step], error: BaseException) -> tuple[Usage, RunEnergy]:
+        return self.current.spent(steps, error)
+
+    def close(self) -> None:
+        for assistant in self._assistants.values():
+            assistant.close()
+
+
+class CascadeRun:
+    """Iterate it for the Steps of each attempt and an `Escalation` between attempts; `outcome`
+    is set when it ends."""
+
+    def __init__(
+        self,
+        cascade: Cascade,
+        question: str,
+        history: Sequence[Message],
+        on_text: Callable[[str], None] | None,
+        judge: Judge | None,
+        start: int,
+    ) -> None:
+        self.cascade = cascade
+        self.question = question
+        self.history = history
+        self.on_text = on_text
+        self.judge = judge
+        self.models = cascade.chain[start:] or cascade.chain[-1:]
+        self.attempts: list[Attempt] = []
+        self.outcome: Outcome | None = None
+
+    @property
+    def result(self) -> Result | None:
+        return self.outcome.result if self.outcome is not None else None
+
+    def __iter__(self) -> Iterator[Step | Escalation]:
+        cascade, findings = self.cascade, ""
+        for position, model in enumerate(self.models):
+            assistant = cascade.assistant(model)
+            cascade.current = assistant
+            run = assistant.ask(self.question, self.history, self.on_text, findings=findings)
+            yield from run
+            result = run.result
+            assert result is not None
+            signals = answer_signals(result, self.question)
+            if self.judge is not None:
+                signals += self.judge(result, cascade.sources)
+            attempt = Attempt(
+                model, result, assistant.energy(result), tuple(signals), bool(findings),
+                cascade._params.get(model),
+            )  # fmt: skip
+            self.attempts.append(attempt)
+            settled = any(step.form == "settled" for step in result.steps)
+            if position + 1 == len(self.models) or not attempt.escalated or settled:
+                break  # a settled answer needs no model: a larger one would get the same
+            larger = cascade.assistant(self.models[position + 1])
+            findings = ""
+            if cascade.reuse_findings and larger.config.first_call in larger.tools:
+                findings = findings_of(result, assistant.config.follow_up, self.question)
+            yield Escalation(
+                model, self.models[position + 1], tuple(escalating(signals)), bool(findings),
+                result.answer,
+            )  # fmt: skip
+        self.outcome = self._outcome()
+
+    def _outcome(self) -> Outcome:
+        largest = self.cascade.chain[-1]
+        ran = [attempt for attempt in self.attempts if attempt.model == largest]
+        if ran:
+            wh, source = ran[0].energy.total_wh, "measured: its attempt in this run"
+        else:
+            last = self.attempts[-1]
+            modeled = modeled_larger_wh(last, self.cascade._params.get(largest))
+            wh = modeled if modeled is not None else 0.0
+            source = (
+                f"modeled: this run's time x {largest}'s parameters / {last.model}'s"
+                if modeled is not None
+                else "unknown: a model's size is not known"
+            )
+        return Outcome(tuple(self.attempts), largest, wh, source)

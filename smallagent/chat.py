@@ -16,14 +16,15 @@ from smallagent.types import Message
 if TYPE_CHECKING:
     from smallagent.agent import Result
 
-Command = Literal["exit", "reset", "sources", "energy", "unknown"]
-COMMANDS = "/reset /sources /energy /exit"
+Command = Literal["exit", "reset", "sources", "energy", "escalate", "unknown"]
+COMMANDS = "/reset /sources /energy /escalate /exit"
 _COMMANDS: dict[str, Command] = {
     "/exit": "exit",
     "/quit": "exit",
     "/reset": "reset",
     "/sources": "sources",
     "/energy": "energy",
+    "/escalate": "escalate",  # the last question again, on the next larger model
 }
 
 
@@ -72,6 +73,10 @@ class Conversation:
     def record(self, question: str, result: Result) -> None:
         self.history = [*self.history, *turn_messages(question, result.answer)]
         self.last = result
+
+    def forget_last(self) -> None:
+        """Drop the last turn (its question is asked again, on a larger model)."""
+        self.history, self.last = self.history[:-2], None
 
     def reset(self) -> None:
         self.history, self.last = [], None

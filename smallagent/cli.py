@@ -23,7 +23,7 @@ import typer
 from smallagent import __version__, render
 from smallagent.chat import COMMANDS, Conversation
 from smallagent.chat import command as chat_command
-from smallagent.config import AskOptions, Settings, ShellMode, load_settings
+from smallagent.config import AskOptions, Settings, ShellMode, escalation_chain, load_settings
 from smallagent.energy import energy_settings, run_energy
 from smallagent.errors import CannotProceed, OptionError, SmallagentError
 from smallagent.paths import display_path
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from smallagent.agent import Step
-    from smallagent.assistant import Assistant
+    from smallagent.assistant import Assistant, Cascade
     from smallagent.shell import ConsentRequest
     from smallagent.tasks.runlog import TaskResult
 
@@ -165,6 +165,7 @@ def _ask_options(
     grid_intensity: float | None,
     max_wh: float | None = None,
     max_seconds: float | None = None,
+    escalate: tuple[str, ...] = (),
 ) -> AskOptions:
     """The flags of `ask` and `chat` as AskOptions, which checks them."""
     if no_shell and allow_shell:
@@ -180,6 +181,7 @@ def _ask_options(
         max_wh=max_wh,
         max_seconds=max_seconds,
         energy=energy_settings(device_watts, grid_intensity),
+        escalate=escalate,
     )
 
 
@@ -214,6 +216,15 @@ DeviceWattsOption = Annotated[
 GridOption = Annotated[
     float | None, typer.Option(help="Grid carbon intensity, gCO2e/kWh (default 480).")
 ]
+EscalateOption = Annotated[
+    str | None,
+    typer.Option(help="Larger model(s) a,b to try when a signal says the answer failed."),
+]
+
+
+def _escalation(flag: str | None, settings: Settings) -> tuple[str, ...]:
+    """--escalate, else the `escalate` setting; checked by AskOptions."""
+    return escalation_chain(flag) if flag is not None else settings.escalate
 
 
 @app.command()
@@ -242,18 +253,29 @@ def ask(
     ] = None,
     device_watts: DeviceWattsOption = None,
     grid_intensity: GridOption = None,
+    escalate: EscalateOption = None,
 ) -> None:
     """Answer a question with the agent: live step-by-step trace, sources, and the energy used."""
     # see the module docstring
-    from smallagent.assistant import build_assistant
-    from smallagent.trace import LiveReply, render_result, render_step, result_event, step_event
+    from smallagent.assistant import Cascade, Escalation
+    from smallagent.trace import (
+        LiveReply,
+        escalation_event,
+        escalation_fields,
+        render_escalation,
+        render_outcome,
+        render_result,
+        render_step,
+        result_event,
+        step_event,
+    )
 
     settings = _settings(ctx)
     if not question.strip():
         raise SmallagentError("the question is empty", hint='smallagent ask "your question"')
     options = _ask_options(
         workdir, no_shell, allow_shell, max_steps, num_ctx, seed, temperature, device_watts,
-        grid_intensity, max_wh, max_seconds,
+        grid_intensity, max_wh, max_seconds, _escalation(escalate, settings),
     )  # fmt: skip
     console = render.console(stderr=as_json or quiet)  # stdout: only the JSONL or the answer
     trace_handle = None
@@ -274,28 +296,35 @@ def ask(
     assistant = None
     steps: list[Step] = []
     try:
-        assistant = build_assistant(settings, options, _confirm_in_terminal(not as_json))
+        assistant = Cascade(settings, options, _confirm_in_terminal(not as_json))
         for note in assistant.notes:
             console.print(f"[yellow]note:[/] {note}")
         live = LiveReply(console) if console.is_terminal and not (as_json or quiet) else None
         run = assistant.ask(question, on_text=live.add if live else None)
         with live or contextlib.nullcontext():
             for step in run:
+                if isinstance(step, Escalation):
+                    emit(escalation_event(step))
+                    if not as_json and not quiet:
+                        render_escalation(console, step)
+                    continue
                 steps.append(step)
                 emit(step_event(step))
                 if live is not None:
                     live.clear()
                 if not as_json and not quiet:
                     render_step(console, step, options.num_ctx)
-        result = run.result
-        assert result is not None
+        outcome = run.outcome
+        assert outcome is not None
+        result, energy = outcome.result, outcome.energy
         sources = assistant.sources.cited(result.answer)
-        energy = assistant.energy(result)
-        emit(result_event(result, sources, energy, {"model": settings.model}))
+        extra = {"model": outcome.answered_by, **escalation_fields(outcome)}
+        emit(result_event(result, sources, energy, extra))
         if quiet:
             typer.echo(result.answer)
         elif not as_json:
             render_result(console, result, sources, energy, options.workdir)
+            render_outcome(console, outcome)
     except (SmallagentError, KeyboardInterrupt) as error:
         _account_for_failure(emit, console, assistant, options, steps, error, settings.model)
         raise
@@ -309,7 +338,7 @@ def ask(
 def _account_for_failure(
     emit: Callable[[dict[str, Any]], None],
     console: Console,
-    assistant: Assistant | None,
+    assistant: Assistant | Cascade | None,
     options: AskOptions,
     steps: list[Step],
     error: BaseException,
@@ -344,23 +373,32 @@ def chat(
     temperature: TemperatureOption = 0.0,
     device_watts: DeviceWattsOption = None,
     grid_intensity: GridOption = None,
+    escalate: EscalateOption = None,
 ) -> None:
-    """Talk with the agent over several turns: /reset, /sources, /energy, /exit."""
+    """Talk with the agent over several turns: /reset, /sources, /energy, /escalate, /exit."""
     # see the module docstring
-    from smallagent.assistant import build_assistant
-    from smallagent.trace import LiveReply, render_energy, render_result, render_step
+    from smallagent.assistant import Cascade, Escalation
+    from smallagent.trace import (
+        LiveReply,
+        render_energy,
+        render_escalation,
+        render_outcome,
+        render_result,
+        render_step,
+    )
 
     settings = _settings(ctx)
     options = _ask_options(
         workdir, no_shell, allow_shell, max_steps, num_ctx, seed, temperature, device_watts,
-        grid_intensity,
+        grid_intensity, escalate=_escalation(escalate, settings),
     )  # fmt: skip
     console = render.console()
-    assistant = build_assistant(settings, options, _confirm_in_terminal(True))
+    assistant = Cascade(settings, options, _confirm_in_terminal(True))
     conversation = Conversation(token_budget=options.num_ctx // 2)
     console.print(f"[bold]smallagent chat[/] with {settings.model} · {COMMANDS}")
     for note in assistant.notes:
         console.print(f"[yellow]note:[/] {note}")
+    last_question, answered_by = "", 0  # for /escalate: re-ask on the next model of the chain
     try:
         while True:
             try:
@@ -370,6 +408,7 @@ def chat(
             if not line:
                 continue
             action = chat_command(line)
+            start = 0
             if action == "exit":
                 break
             if action == "reset":
@@ -382,23 +421,39 @@ def chat(
                 if conversation.last is not None:
                     last = conversation.last
                     render_energy(console, last, assistant.energy(last))
+            elif action == "escalate" and not last_question:
+                console.print("[yellow]nothing to escalate yet: ask a question first[/]")
+            elif action == "escalate" and answered_by + 1 >= len(assistant.chain):
+                console.print("[yellow]no larger model to ask: start chat with --escalate MODEL[/]")
             elif action == "unknown":
                 console.print(f"[yellow]commands: {COMMANDS}[/]")
-            else:
-                live = LiveReply(console) if console.is_terminal else None
-                run = assistant.ask(
-                    line, history=conversation.context(), on_text=live.add if live else None
-                )
-                with live or contextlib.nullcontext():
-                    for step in run:
-                        if live is not None:
-                            live.clear()
-                        render_step(console, step, options.num_ctx)
-                result = run.result
-                assert result is not None
-                sources = assistant.sources.cited(result.answer)
-                render_result(console, result, sources, assistant.energy(result), options.workdir)
-                conversation.record(line, result)
+            if action == "escalate" and last_question and answered_by + 1 < len(assistant.chain):
+                line, start = last_question, answered_by + 1
+                conversation.forget_last()
+            elif action is not None:
+                continue
+            live = LiveReply(console) if console.is_terminal else None
+            run = assistant.ask(
+                line, history=conversation.context(), on_text=live.add if live else None,
+                start=start,
+            )  # fmt: skip
+            with live or contextlib.nullcontext():
+                for step in run:
+                    if isinstance(step, Escalation):
+                        render_escalation(console, step)
+                        continue
+                    if live is not None:
+                        live.clear()
+                    render_step(console, step, options.num_ctx)
+            outcome = run.outcome
+            assert outcome is not None
+            result = outcome.result
+            sources = assistant.sources.cited(result.answer)
+            render_result(console, result, sources, outcome.energy, options.workdir)
+            render_outcome(console, outcome)
+            conversation.record(line, result)
+            last_question = line
+            answered_by = assistant.chain.index(outcome.answered_by)
     finally:
         assistant.close()
 
@@ -439,6 +494,14 @@ def run_tasks(
     ] = False,
     device_watts: DeviceWattsOption = None,
     grid_intensity: GridOption = None,
+    escalate: EscalateOption = None,
+    escalate_on_checks: Annotated[
+        bool, typer.Option(help="With escalation, a task whose checks fail escalates too.")
+    ] = True,
+    seed_escalation: Annotated[
+        bool,
+        typer.Option(hidden=True, help="The larger model starts from what the first found."),
+    ] = False,
 ) -> None:
     """Run a task file: each task through the agent, its checks, a report and energy totals.
 
@@ -481,7 +544,10 @@ def run_tasks(
     console = render.console(stderr=as_json)
     if earlier:
         console.print(f"resuming: {len(earlier)} task(s) already recorded, {len(todo)} to run")
-    execute = assistant_executor(settings, allow_shell, energy)
+    execute = assistant_executor(
+        settings, allow_shell, energy, _escalation(escalate, settings), escalate_on_checks,
+        reuse_findings=seed_escalation,
+    )  # fmt: skip
     finished: list[TaskResult] = []
     try:
         with render.task_progress(console, len(todo), disable=not todo) as advance:

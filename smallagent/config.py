@@ -44,6 +44,7 @@ ENVIRONMENT_NAMES: dict[str, tuple[str, ...]] = {
     "constrained_replies": ("SMALLAGENT_CONSTRAINED_REPLIES",),
     "passage_chars": ("SMALLAGENT_PASSAGE_CHARS",),
     "not_found_below": ("SMALLAGENT_NOT_FOUND_BELOW",),
+    "escalate": ("SMALLAGENT_ESCALATE",),
 }
 SWITCH_SETTINGS = ("retrieve_first", "constrained_replies")
 _SWITCH_WORDS = {"true": True, "1": True, "yes": True, "on": True}
@@ -81,6 +82,8 @@ class Settings:
     # dev split between answerable questions (lowest 0.44) and unanswerable ones (14 of 15 below
     # 0.38): docs/benchmarks.md, "Not found, by coverage".
     not_found_below: float = 0.4
+    # Larger models to try, in order, when a signal says the answer failed (escalation.py).
+    escalate: tuple[str, ...] = ()
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def source_of(self, name: str) -> str:
@@ -176,6 +179,11 @@ def _coerce(name: str, raw: Any, origin: str, base_dir: Path) -> Any:
                 f"{origin}: not_found_below must be a share from 0 (off) to below 1; got {raw!r}"
             )
         return share
+    if name == "escalate":
+        try:
+            return escalation_chain(raw)
+        except OptionError as error:
+            raise ConfigError(f"{origin}: escalate {error.requirement}") from None
     if name == "request_timeout_s":
         try:
             seconds = float(raw)
@@ -277,6 +285,23 @@ TOOL_NAMES = ("search", "read_file", "shell")
 LEAST = {"max_steps": 1, "seed": 0, "num_ctx": 1024}
 
 
+def escalation_chain(raw: Any) -> tuple[str, ...]:
+    """The models to escalate to, from "a,b", ["a", "b"] or a tuple; checked here, once.
+
+    >>> escalation_chain("qwen2.5-coder:1.5b, qwen2.5:7b")
+    ('qwen2.5-coder:1.5b', 'qwen2.5:7b')
+    """
+    if isinstance(raw, str) and not raw.strip():
+        return ()
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, list | tuple) or not all(isinstance(item, str) for item in items):
+        raise OptionError("escalate", "must be model names, e.g. qwen2.5-coder:1.5b,qwen2.5:7b")
+    names = tuple(item.strip() for item in items)
+    if any(not name or any(ch.isspace() for ch in name) for name in names):
+        raise OptionError("escalate", f"has an empty or malformed model name: {raw!r}")
+    return tuple(dict.fromkeys(names))
+
+
 @dataclass(frozen=True)
 class AskOptions:
     """How one question runs. Made from flags (`ask`, `chat`) or a task file; checked when made,
@@ -294,6 +319,7 @@ class AskOptions:
     max_seconds: float | None = None  # for the whole question, every model call and tool in it
     energy: EnergySettings = field(default_factory=default_energy_settings)
     search_chars: int = 500
+    escalate: tuple[str, ...] = ()  # larger models, tried in order when a signal fires
 
     def __post_init__(self) -> None:
         for name, least in LEAST.items():
@@ -320,6 +346,7 @@ class AskOptions:
         # One spelling each, whatever the source wrote: 1 and 1.0 are the same temperature.
         object.__setattr__(self, "temperature", float(self.temperature))
         object.__setattr__(self, "tools", tuple(dict.fromkeys(self.tools)))
+        object.__setattr__(self, "escalate", escalation_chain(self.escalate))
 
 
 def _is_number(value: object) -> bool:

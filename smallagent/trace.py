@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.live import Live
@@ -18,6 +18,9 @@ from smallagent.energy import RunEnergy
 from smallagent.paths import display_path
 from smallagent.retrieval import Source
 from smallagent.types import Usage
+
+if TYPE_CHECKING:
+    from smallagent.assistant import Escalation, Outcome
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -269,3 +272,77 @@ def energy_fields(energy: RunEnergy) -> dict[str, Any]:
         "small_model_same_method_wh": energy.small_model_same_method_wh,
         "saving_percent": energy.saving_percent,
     }
+
+
+# ------------------------------------------------------------------------------- escalation
+
+
+def render_escalation(console: Console, escalation: Escalation) -> None:
+    """The line between two models' attempts: which signal sent the question up."""
+    why = "; ".join(str(signal) for signal in escalation.signals)
+    seeded = " · starts from what it found" if escalation.seeded else ""
+    console.print(
+        f"[bold magenta]escalate[/] {escalation.from_model} → {escalation.to_model}{seeded}\n"
+        f"  its answer: {escape(_shorten(escalation.answer, 200)) or '(none)'}\n"
+        f"  [magenta]{escape(why)}[/]"
+    )
+
+
+def escalation_event(escalation: Escalation) -> dict[str, Any]:
+    return {
+        "type": "escalation",
+        "from_model": escalation.from_model,
+        "to_model": escalation.to_model,
+        "signals": [asdict(signal) for signal in escalation.signals],
+        "seeded": escalation.seeded,
+        "answer": escalation.answer,
+    }
+
+
+def escalation_fields(outcome: Outcome) -> dict[str, Any]:
+    """The result event's account of the chain: each model's attempt and cost, and the question's
+    cost against the largest model alone (measured where it ran, else modeled: labelled)."""
+    total = outcome.energy.total_wh
+    return {
+        "answered_by": outcome.answered_by,
+        "attempts": [
+            {
+                "model": attempt.model,
+                "complete": attempt.result.complete,
+                "signals": [asdict(signal) for signal in attempt.signals],
+                "escalated": attempt.escalated and attempt is not outcome.attempts[-1],
+                "seeded": attempt.seeded,
+                "usage": asdict(attempt.result.usage),
+                "wh": attempt.energy.total_wh,
+                "model_source": attempt.energy.model_source,
+            }
+            for attempt in outcome.attempts
+        ],
+        "versus_larger": {
+            "model": outcome.larger_model,
+            "wh": outcome.larger_wh,
+            "source": outcome.larger_source,
+            "this_wh": total,
+            "ratio": total / outcome.larger_wh if outcome.larger_wh > 0 else None,
+        },
+    }
+
+
+def render_outcome(console: Console, outcome: Outcome) -> None:
+    """Which model answered and what the question cost against the largest model alone."""
+    if len(outcome.attempts) == 1 and outcome.larger_model == outcome.answered_by:
+        return  # no escalation configured: the energy line above says it all
+    parts = " + ".join(
+        f"{attempt.model} {attempt.energy.total_wh:.4f} Wh" for attempt in outcome.attempts
+    )
+    total = outcome.energy.total_wh
+    ratio = f" ({total / outcome.larger_wh:.0%} of it)" if outcome.larger_wh > 0 else ""
+    console.print(
+        f"[bold]answered by[/] {outcome.answered_by} · {parts} = {total:.4f} Wh · "
+        f"{outcome.larger_model} alone {outcome.larger_wh:.4f} Wh{ratio} "
+        f"({outcome.larger_source})",
+        highlight=False,
+    )
+    fired = outcome.attempts[-1].signals
+    if fired:
+        console.print(f"[dim]signals on the answer: {escape('; '.join(map(str, fired)))}[/]")

@@ -98,6 +98,6 @@ def test_chat_carries_turns_until_reset(isolated_env: Path) -> None:
         [("user", "Again?")],
     ]  # fmt: skip
     output = outcome.output
-    assert "commands: /reset /sources /energy /exit" in output
+    assert "commands: /reset /sources /energy /escalate /exit" in output
     assert "history cleared" in output
     assert output.count("energy 0.") == 4  # after each of the three answers, and for /energy

@@ -18,6 +18,19 @@ Status = Literal["pass", "fail", "error"]
 
 
 @dataclass(frozen=True)
+class AttemptRecord:
+    """One model's attempt at a task when it escalates: its checks, signals and cost."""
+
+    model: str
+    passed: bool
+    signals: tuple[str, ...]  # "name: detail" of every signal that fired
+    escalated: bool
+    prompt_tokens: int
+    generated_tokens: int
+    wh: float
+
+
+@dataclass(frozen=True)
 class TaskResult:
     task_id: str
     model: str
@@ -40,6 +53,12 @@ class TaskResult:
     same_method_wh: float = 0.0
     reference_wh: float = 0.0
     error: str = ""
+    # With escalation: the model whose answer was judged, and each model's attempt (the task's
+    # tokens and Wh above are their sums).
+    answered_by: str = ""
+    attempts: tuple[AttemptRecord, ...] = ()
+    larger_wh: float = 0.0  # the task on the chain's largest model alone: measured, or modeled
+    larger_source: str = ""
 
     def row(self) -> dict[str, Any]:
         return {"type": "task", **asdict(self)}
@@ -53,6 +72,10 @@ class TaskResult:
     def from_row(cls, row: Mapping[str, Any]) -> TaskResult:
         fields = {key: value for key, value in row.items() if key in cls.__dataclass_fields__}
         fields["checks"] = tuple(CheckOutcome(**check) for check in row.get("checks", ()))
+        fields["attempts"] = tuple(
+            AttemptRecord(**{**attempt, "signals": tuple(attempt["signals"])})
+            for attempt in row.get("attempts", ())
+        )
         return cls(**fields)
 
 

@@ -12,13 +12,15 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import replace
 from typing import Any
 
-from smallagent.agent import Step
-from smallagent.assistant import build_assistant
+from smallagent.agent import Result, Step
+from smallagent.assistant import Cascade, Outcome
 from smallagent.config import Settings
 from smallagent.energy import EnergySettings, RunEnergy
 from smallagent.errors import ModelNotFoundError, OllamaUnreachableError, SmallagentError
-from smallagent.tasks.checks import command_runner, evaluate
-from smallagent.tasks.runlog import Status, TaskResult
+from smallagent.escalation import Signal, checks_failed
+from smallagent.retrieval import SourceRegistry
+from smallagent.tasks.checks import CheckOutcome, command_runner, evaluate
+from smallagent.tasks.runlog import AttemptRecord, Status, TaskResult
 from smallagent.tasks.taskfile import Task, TaskFileError
 from smallagent.types import Usage
 
@@ -79,49 +81,64 @@ def run_tasks(
 
 
 def assistant_executor(
-    settings: Settings, allow_shell: bool, energy_settings: EnergySettings
+    settings: Settings,
+    allow_shell: bool,
+    energy_settings: EnergySettings,
+    escalate: tuple[str, ...] = (),
+    escalate_on_checks: bool = True,
+    reuse_findings: bool = False,
 ) -> Execute:
-    """Runs one task on the real model through the same wiring as `smallagent ask`."""
+    """Runs one task on the real model through the same wiring as `smallagent ask`; with
+    escalation (`escalate`, else the task's, else the setting), up the chain while a signal fires,
+    the task's own failed checks among them unless `escalate_on_checks` is off."""
 
     def execute(task: Task, model: str) -> TaskResult:
         started = time.perf_counter()
         fingerprint = task.fingerprint()
-        options = replace(task.options, energy=energy_settings)
+        chain = escalate or task.options.escalate or settings.escalate
+        options = replace(task.options, energy=energy_settings, escalate=chain)
         run_settings = replace(settings, model=model, index=task.index or settings.index)
-        assistant = build_assistant(run_settings, options, confirm=None)
-        try:
-            if "search" in options.tools and "search" not in assistant.tools:
-                problem = "; ".join(assistant.notes) or "no search tool"
-                return TaskResult(task.id, model, "error", fingerprint, error=problem)
-            run = assistant.ask(task.prompt)
-            steps: list[Step] = []
-            try:
-                steps.extend(run)
-            except (OllamaUnreachableError, ModelNotFoundError):
-                raise  # the run cannot proceed (see `guarded`)
-            except SmallagentError as error:
-                # e.g. a timeout, or a reply the server cut off: this task failed, with its cost;
-                # a server that still answers runs the next one.
-                usage, energy = assistant.spent(steps, error)
-                return TaskResult(
-                    task.id, model, "error", fingerprint, stop_reason="error",
-                    **_spending(steps, usage, energy, started),
-                    error=error.message,
-                )  # fmt: skip
-            result = run.result
-            assert result is not None
-            energy = assistant.energy(result)
-            cited = [source.path for source in assistant.sources.cited(result.answer)]
-            run_command = command_runner(options.workdir, allow_shell)
+        cascade = Cascade(run_settings, options, confirm=None, reuse_findings=reuse_findings)
+        run_command = command_runner(options.workdir, allow_shell)
+        judged: list[tuple[tuple[CheckOutcome, ...], str]] = []
+
+        def judge(result: Result, sources: SourceRegistry) -> list[Signal]:
+            cited = [source.path for source in sources.cited(result.answer)]
             try:
                 outcomes = tuple(
                     evaluate(check, result.answer, cited, run_command) for check in task.checks
                 )
             except SmallagentError as error:
-                outcomes, problem = (), error.message
-            else:
-                problem = ""
-            passed = all(outcome.passed for outcome in outcomes)
+                judged.append(((), error.message))
+                return []
+            judged.append((outcomes, ""))
+            failed = checks_failed(outcomes) if escalate_on_checks else None
+            return [failed] if failed is not None else []
+
+        try:
+            if "search" in options.tools and "search" not in cascade.first.tools:
+                problem = "; ".join(cascade.notes) or "no search tool"
+                return TaskResult(task.id, model, "error", fingerprint, error=problem)
+            run = cascade.ask(task.prompt, judge=judge)
+            steps: list[Step] = []
+            try:
+                steps.extend(step for step in run if isinstance(step, Step))
+            except (OllamaUnreachableError, ModelNotFoundError):
+                raise  # the run cannot proceed (see `guarded`)
+            except SmallagentError as error:
+                # e.g. a timeout, or a reply the server cut off: this task failed, with its cost;
+                # a server that still answers runs the next one.
+                usage, energy = cascade.spent(steps, error)
+                return TaskResult(
+                    task.id, model, "error", fingerprint, stop_reason="error",
+                    **_spending(steps, usage, energy, started),
+                    error=error.message,
+                )  # fmt: skip
+            outcome = run.outcome
+            assert outcome is not None
+            result = outcome.result
+            outcomes, problem = judged[-1]
+            passed = all(check.passed for check in outcomes)
             status: Status = "error" if problem else ("pass" if passed else "fail")
             return TaskResult(
                 task_id=task.id,
@@ -132,11 +149,15 @@ def assistant_executor(
                 complete=result.complete,
                 stop_reason=result.stop_reason,
                 checks=outcomes,
-                **_spending(steps, result.usage, energy, started),
+                **_spending(steps, result.usage, outcome.energy, started),
                 error=problem,
+                answered_by=outcome.answered_by if chain else "",
+                attempts=_attempts(outcome, judged) if chain else (),
+                larger_wh=outcome.larger_wh if chain else 0.0,
+                larger_source=outcome.larger_source if chain else "",
             )
         finally:
-            assistant.close()
+            cascade.close()
 
     def guarded(task: Task, model: str) -> TaskResult:
         try:
@@ -147,6 +168,26 @@ def assistant_executor(
             return TaskResult(task.id, model, "error", task.fingerprint(), error=error.message)
 
     return guarded
+
+
+def _attempts(
+    outcome: Outcome, judged: Sequence[tuple[tuple[CheckOutcome, ...], str]]
+) -> tuple[AttemptRecord, ...]:
+    last = len(outcome.attempts) - 1
+    return tuple(
+        AttemptRecord(
+            model=attempt.model,
+            passed=not problem and all(check.passed for check in outcomes),
+            signals=tuple(str(signal) for signal in attempt.signals),
+            escalated=attempt.escalated and number < last,
+            prompt_tokens=attempt.result.usage.prompt_tokens,
+            generated_tokens=attempt.result.usage.generated_tokens,
+            wh=attempt.energy.total_wh,
+        )
+        for number, (attempt, (outcomes, problem)) in enumerate(
+            zip(outcome.attempts, judged, strict=True)
+        )
+    )
 
 
 def _spending(

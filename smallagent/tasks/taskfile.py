@@ -20,7 +20,7 @@ from smallagent.tasks.checks import CHECK_KINDS, Check
 # What a task file may set, for every task (`defaults:`) or one: the model and index, and the
 # options of the question (config.AskOptions, which checks the values).
 SETTINGS = ("model", "index", "tools", "shell", "max_steps", "temperature", "seed", "num_ctx",
-            "workdir")  # fmt: skip
+            "workdir", "escalate")  # fmt: skip
 
 
 class TaskFileError(SmallagentError):
@@ -56,6 +56,8 @@ class Task:
             "num_ctx": options.num_ctx,
             "workdir": ".",
         }
+        if options.escalate:  # only then, so results files written before it still resume
+            settings["escalate"] = list(options.escalate)
         described = {
             "prompt": self.prompt,
             "settings": settings,
@@ -159,7 +161,8 @@ def _settings(raw: Any, base: _Settings, where: str, root: Path) -> _Settings:
         raise TaskFileError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
     names = {name: _text(raw[name], where, name) for name in ("model", "index") if name in raw}
     values: dict[str, Any] = {
-        name: raw[name] for name in ("shell", "max_steps", "temperature", "seed", "num_ctx")
+        name: raw[name]
+        for name in ("shell", "max_steps", "temperature", "seed", "num_ctx", "escalate")
         if name in raw
     }  # fmt: skip
     if "tools" in raw:
