@@ -13,6 +13,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from smallagent.agent import AgentConfig, AgentRun, Result, Step
+from smallagent.agent.parsing import FINAL_ANSWER_TOOL
+from smallagent.agent.prompts import (
+    CONSTRAINED_FOLLOW_UP,
+    CONSTRAINED_PROMPT,
+    CONSTRAINED_TOOL_LINES,
+    SYSTEM_PROMPT,
+    TOOL_LINES,
+)
 from smallagent.commands import MINIMAL
 from smallagent.config import AskOptions, Settings
 from smallagent.embeddings import query_embedder
@@ -26,14 +34,6 @@ from smallagent.energy import (
 from smallagent.errors import IndexStoreError
 from smallagent.index import IndexReader, index_directory
 from smallagent.ollama_model import OllamaModel
-from smallagent.parsing import FINAL_ANSWER_TOOL
-from smallagent.prompts import (
-    CONSTRAINED_FOLLOW_UP,
-    CONSTRAINED_PROMPT,
-    CONSTRAINED_TOOL_LINES,
-    SYSTEM_PROMPT,
-    TOOL_LINES,
-)
 from smallagent.retrieval import Retriever, SourceRegistry
 from smallagent.shell import ConsentRequest, ShellPolicy
 from smallagent.tools import (
@@ -195,7 +195,8 @@ def build_assistant(
     config = AgentConfig(
         max_steps=options.max_steps,
         native_tools=info.supports_tools,
-        first_call="search" if settings.retrieve_first and "search" in tools else "",
+        search_tool="search",
+        retrieve_first=settings.retrieve_first,
     )
     if settings.constrained_replies:
         lines = "\n".join(

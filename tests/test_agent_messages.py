@@ -17,8 +17,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from smallagent.agent import AgentConfig, AgentRun
-from smallagent.prompts import CONSTRAINED_FOLLOW_UP
+from smallagent.agent import AgentConfig, AgentRun, Result
+from smallagent.agent.prompts import CONSTRAINED_FOLLOW_UP
 from smallagent.tools import ToolRefused, make_final_answer_tool, make_tool
 from smallagent.types import Message, ModelReply, ToolCall, Usage
 from tests.test_agent import ScriptedModel
@@ -105,21 +105,21 @@ SCENARIOS: dict[str, tuple[list[Reply], dict[str, Any], dict[str, Any], dict[str
         {}, TOOLS, {},
     ),
     "retrieve_first_then_answer": (
-        [ToolCall("final_answer", {"answer": "51 days [1]."})], {"first_call": "search"}, TOOLS,
+        [ToolCall("final_answer", {"answer": "51 days [1]."})], {"retrieve_first": True}, TOOLS,
         {},
     ),
     "retrieve_first_then_repeat": (
         [ToolCall("search", {"query": LONG_QUESTION, "k": 3}), "51 days [1]."],
-        {"first_call": "search"}, TOOLS, {"question": LONG_QUESTION},
+        {"retrieve_first": True}, TOOLS, {"question": LONG_QUESTION},
     ),
     "retrieve_first_fails": (
         ["Nothing.", ToolCall("shell", {"command": "ls"}), "Not found."],
-        {"first_call": "search"}, TOOLS, {"question": "boom"},
+        {"retrieve_first": True}, TOOLS, {"question": "boom"},
     ),
     "constrained_retrieve_first_repeat_answer_object": (
         ['{"tool": "search", "input": "battery"}', '{"tool": "search", "input": "battery"}',
          '{"answer": "51 days [1]."}'],
-        {"first_call": "search", "constrained": True, "follow_up": CONSTRAINED_FOLLOW_UP},
+        {"retrieve_first": True, "constrained": True, "follow_up": CONSTRAINED_FOLLOW_UP},
         TOOLS, {},
     ),
     "constrained_forced_answer_gets_a_call": (
@@ -127,7 +127,7 @@ SCENARIOS: dict[str, tuple[list[Reply], dict[str, Any], dict[str, Any], dict[str
          '{"tool": "shell", "input": "ls"}', '{"tool": "final_answer", "input": "a.md [1]."}'],
         {"constrained": True, "follow_up": CONSTRAINED_FOLLOW_UP}, TOOLS, {},
     ),
-    "settled": ([], {"first_call": "search"}, TOOLS, {"settle": "Not found: none mentions X."}),
+    "settled": ([], {"retrieve_first": True}, TOOLS, {"settle": "Not found: none mentions X."}),
     "mistakes_then_cap": (
         [ToolCall("search", {}), '{"name": "nope", "arguments": {}}',
          ToolCall("shell", {"command": "rm a.md"})],
@@ -160,7 +160,7 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda item: asdict(item)))
 
 
-def record(name: str) -> dict[str, Any]:
+def scripted_run(name: str) -> tuple[ScriptedModel, Result]:
     replies, config, tools, keywords = SCENARIOS[name]
     model = ScriptedModel(list(replies))
     settled = keywords.get("settle", "")
@@ -174,13 +174,17 @@ def record(name: str) -> dict[str, Any]:
         tools,
         "system prompt",
         keywords.get("question", "How long does the battery last?"),
-        AgentConfig(**config),
+        AgentConfig(search_tool="search", **config),  # as the assistant names it
         history=keywords.get("history", ()),
         over_budget=over_budget,
         clock=lambda: 0.0,
         settle=lambda question: settled,
     )
-    result = run.run()
+    return model, run.run()
+
+
+def record(name: str) -> dict[str, Any]:
+    model, result = scripted_run(name)
     steps = [
         {key: value for key, value in asdict(step).items() if key != "observation"}
         for step in result.steps
@@ -217,6 +221,18 @@ def test_the_model_is_sent_what_it_was_sent_before() -> None:
     golden = json.loads(GOLDEN.read_text())
     for name in SCENARIOS:
         assert record(name) == golden[name], name
+
+
+def test_a_step_holds_what_the_tool_returned_and_the_message_adds_the_follow_up() -> None:
+    # Before issue 11 the observation carried the follow-up, and so did the --json trace.
+    for name in SCENARIOS:
+        _, result = scripted_run(name)
+        shown = [message.content for message in result.messages if message.role == "tool"]
+        for step in result.steps:
+            if step.kind != "answer":
+                assert "If the results above answer it" not in step.observation, name
+            if step.kind == "tool" and step.number > 0:
+                assert any(text.startswith(step.observation + "\n\nQuestion: ") for text in shown)
 
 
 def _write(names: Sequence[str]) -> None:
