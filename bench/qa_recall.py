@@ -14,6 +14,10 @@ uses it:
 
     .venv/bin/python bench/qa_recall.py --split dev [--json bench/results/qa-recall-dev.json]
 
+With `--coverage`, instead: for every question of the split (all kinds), how much of it the best
+of the top 4 passages holds (`Retriever.coverage`, what the "not found" review compares with
+`not_found_below`), by kind, and whether it names a file or folder (then the review stays out).
+
 Needs the benchmark's corpus and index (`bench/qa_bench.py --prepare-only` builds them).
 """
 
@@ -112,6 +116,44 @@ def measure(split: str, view_chars: int) -> dict[str, Any]:
     }
 
 
+def coverage_by_kind(split: str) -> dict[str, Any]:
+    """The coverage of each question by its best passage (top 4), by kind: where the kinds
+    overlap decides which `not_found_below` can tell answerable from unanswerable."""
+    from smallagent.embeddings import query_embedder
+    from smallagent.index import IndexReader, index_directory
+    from smallagent.retrieval import Retriever
+    from smallagent.tools import named_paths
+
+    reader = IndexReader(index_directory(INDEX_DIR, "qa"))
+    retriever = Retriever(reader, query_embedder(reader.spec.embedder))
+    items = json.loads((BUILD / f"questions-{split}.json").read_text())
+    by_kind: dict[str, list[float]] = {}
+    names_a_path: dict[str, int] = {}
+    for item in items:
+        share, _ = retriever.coverage(item["prompt"], retriever.search(item["prompt"], k=4))
+        by_kind.setdefault(item["kind"], []).append(round(share, 3))
+        names_a_path[item["kind"]] = names_a_path.get(item["kind"], 0) + bool(
+            named_paths(item["prompt"], BUILD / "corpus")
+        )
+    reader.close()
+    return {
+        "split": split,
+        "coverage_top4": {
+            kind: {
+                "questions": len(shares),
+                "naming_a_file_or_folder": names_a_path[kind],
+                "median": statistics.median(shares),
+                "below": {
+                    str(limit): sum(share < limit for share in shares)
+                    for limit in (0.3, 0.35, 0.4, 0.45, 0.5)
+                },
+                "sorted": sorted(shares),
+            }
+            for kind, shares in sorted(by_kind.items())
+        },
+    }
+
+
 def _views(chars: int) -> dict[str, Callable[[str, str], str]]:
     def prefix(text: str, query: str) -> str:
         flat = " ".join(text.split())
@@ -128,11 +170,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--split", choices=("dev", "test"), default="dev")
     parser.add_argument("--chars", type=int, default=500, help="characters shown per passage")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument(
+        "--coverage", action="store_true", help="coverage of each question by kind, instead"
+    )
     args = parser.parse_args(argv)
     if not (BUILD / f"questions-{args.split}.json").exists():
         print("no benchmark corpus: run bench/qa_bench.py --prepare-only first", file=sys.stderr)
         return 2
-    figures = measure(args.split, args.chars)
+    figures = coverage_by_kind(args.split) if args.coverage else measure(args.split, args.chars)
     print(json.dumps(figures, indent=1))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1) + "\n")

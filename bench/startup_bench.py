@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Start-up benchmark: how long a user waits before smallagent does anything useful.
 
-    python3 scripts/ollama_dev.py start --model qwen2.5-coder:1.5b
+    python3 scripts/ollama_dev.py start --model qwen2.5-coder:1.5b   # prints OLLAMA_HOST=...
+    export OLLAMA_HOST=...
     .venv/bin/python bench/startup_bench.py [--runs 10] [--model qwen2.5-coder:1.5b]
     python3 scripts/ollama_dev.py stop
 
@@ -119,10 +120,16 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--model", default="qwen2.5-coder:1.5b")
     parser.add_argument(
-        "--ollama-host", default=None, help="default: the server ollama_dev.py started"
+        "--ollama-host",
+        default=os.environ.get("OLLAMA_HOST"),
+        help="the server ollama_dev.py started (default: $OLLAMA_HOST)",
     )
     args = parser.parse_args()
-    upstream = args.ollama_host or json.loads((STATE / "ollama-server.json").read_text())["host"]
+    if not args.ollama_host:
+        parser.error(
+            "no server: pass --ollama-host or set OLLAMA_HOST (ollama_dev.py start prints it)"
+        )
+    upstream = args.ollama_host if "://" in args.ollama_host else f"http://{args.ollama_host}"
 
     with tempfile.TemporaryDirectory() as scratch:
         index_dir = Path(scratch) / "indexes"

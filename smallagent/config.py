@@ -43,6 +43,7 @@ ENVIRONMENT_NAMES: dict[str, tuple[str, ...]] = {
     "retrieve_first": ("SMALLAGENT_RETRIEVE_FIRST",),
     "constrained_replies": ("SMALLAGENT_CONSTRAINED_REPLIES",),
     "passage_chars": ("SMALLAGENT_PASSAGE_CHARS",),
+    "not_found_below": ("SMALLAGENT_NOT_FOUND_BELOW",),
 }
 SWITCH_SETTINGS = ("retrieve_first", "constrained_replies")
 _SWITCH_WORDS = {"true": True, "1": True, "yes": True, "on": True}
@@ -75,6 +76,11 @@ class Settings:
     retrieve_first: bool = True
     constrained_replies: bool = True
     passage_chars: int = 300
+    # Say "not found" without asking the model when the best passage holds less than this share
+    # of the question's (rarity-weighted) topic words; 0 turns it off. 0.4 sits in the gap on the
+    # dev split between answerable questions (lowest 0.44) and unanswerable ones (14 of 15 below
+    # 0.38): docs/benchmarks.md, "Not found, by coverage".
+    not_found_below: float = 0.4
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def source_of(self, name: str) -> str:
@@ -160,6 +166,16 @@ def _coerce(name: str, raw: Any, origin: str, base_dir: Path) -> Any:
                 f"{origin}: passage_chars must be a whole number, 80 to 4000; got {raw!r}"
             )
         return chars
+    if name == "not_found_below":
+        try:
+            share = float(raw)
+        except (TypeError, ValueError):
+            share = -1.0
+        if isinstance(raw, bool) or not 0 <= share < 1:
+            raise ConfigError(
+                f"{origin}: not_found_below must be a share from 0 (off) to below 1; got {raw!r}"
+            )
+        return share
     if name == "request_timeout_s":
         try:
             seconds = float(raw)

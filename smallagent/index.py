@@ -474,9 +474,20 @@ class IndexReader:
         terms = fts_terms(word)
         if len(terms) != 1:
             return False
-        term = terms[0]
-        expression = f'"{term[: max(4, len(term) * 4 // 5)]}"*' if len(term) >= 4 else f'"{term}"'
-        return bool(self._match(expression, 1))
+        return bool(self._match(_word_expression(terms[0]), 1))
+
+    def chunks_containing(self, word: str) -> int:
+        """How many chunks hold the word, matched as `contains_word` matches it: how common it is
+        in this index, for weighting rare words above common ones."""
+        terms = fts_terms(word)
+        if len(terms) != 1:
+            return 0
+        with _guard(self.name):
+            row = self._db.execute(
+                "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
+                (_word_expression(terms[0]),),
+            ).fetchone()
+        return int(row[0])
 
     def _match(self, expression: str, k: int) -> list[tuple[int, float]]:
         with _guard(self.name):
@@ -486,6 +497,20 @@ class IndexReader:
                 (expression, k),
             ).fetchall()
         return [(int(rowid), -float(score)) for rowid, score in rows]
+
+
+def word_stem(term: str) -> str:
+    """What a word is matched by: words of four letters or more by four-fifths of them, so
+    "injury" matches "injured" and "meaning" matches "mean".
+
+    >>> word_stem("injury"), word_stem("cat")
+    ('injur', 'cat')
+    """
+    return term[: max(4, len(term) * 4 // 5)] if len(term) >= 4 else term
+
+
+def _word_expression(term: str) -> str:
+    return f'"{word_stem(term)}"*' if len(term) >= 4 else f'"{term}"'
 
 
 def fts_terms(query: str) -> list[str]:

@@ -55,6 +55,11 @@ def render_step(console: Console, step: Step, num_ctx: int) -> None:
         console.print(f"  [yellow]→ {escape(_shorten(_call_text(step), 200))}[/]")
         if step.form == "fallback_search":
             console.print("  [dim](run by smallagent: the model kept answering without looking)[/]")
+    if step.form == "reviewed":
+        console.print(
+            "  [dim](checked by smallagent: the answer above came from passages that are not "
+            "about the question)[/]"
+        )
     if step.dropped_arguments:
         console.print(f"  [dim]dropped unknown arguments: {', '.join(step.dropped_arguments)}[/]")
     if step.kind != "answer":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from smallagent.agent import ANSWER_SCHEMA, AgentConfig, AgentRun, reply_schema
+from smallagent.agent import ANSWER_SCHEMA, AgentConfig, AgentRun, Step, reply_schema
 from smallagent.agent.prompts import FORMAT_REMINDER, NO_EVIDENCE_REMINDER
 from smallagent.tools import make_final_answer_tool, make_tool
 from smallagent.types import Message, ModelReply, Purpose, ToolCall, ToolSpec, Usage
@@ -453,3 +453,40 @@ def test_each_question_searches_the_newest_committed_index() -> None:
     assistant.ask("first?")
     assistant.ask("second?")
     assert reader.refreshed == 2
+
+
+def test_a_reviewed_answer_is_replaced_and_shown_as_its_own_step() -> None:
+    seen: list[tuple[str, str, list[str]]] = []
+
+    def review(question: str, answer: str, steps: Sequence[Step]) -> str:
+        seen.append((question, answer, [step.kind for step in steps]))
+        return "Not found in the documents: no passage is about what the question asks."
+
+    model = ScriptedModel([ToolCall("lookup", {"query": "tea"}), "Tea is green [1]."])
+    agent = AgentRun(model, TOOLS, "system", "question?", review=review)
+    steps = list(agent)
+    assert [(step.number, step.kind, step.form) for step in steps] == [
+        (1, "tool", "native"),
+        (2, "answer", "none"),
+        (3, "answer", "reviewed"),
+    ]
+    assert seen == [("question?", "Tea is green [1].", ["tool", "answer"])]
+    assert agent.result is not None and agent.result.complete
+    assert agent.result.answer == steps[-1].observation
+    assert steps[-1].usage == Usage()  # no model call
+
+
+def test_review_keeps_an_answer_it_has_no_verdict_on_and_never_sees_a_partial_one() -> None:
+    model = ScriptedModel([ToolCall("lookup", {"query": "tea"}), "Tea is green [1]."])
+    agent = AgentRun(model, TOOLS, "system", "question?", review=lambda q, a, s: "")
+    assert [step.form for step in agent] == ["native", "none"]
+    assert agent.result is not None and agent.result.answer == "Tea is green [1]."
+
+    called: list[str] = []
+    failing = ScriptedModel(["", "", ""])  # three empty replies: max_failures, no answer
+    stopped = AgentRun(
+        failing, TOOLS, "system", "question?", review=lambda q, a, s: called.append(a) or "x"
+    )
+    list(stopped)
+    assert stopped.result is not None and stopped.result.stop_reason == "max_failures"
+    assert called == []

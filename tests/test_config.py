@@ -138,10 +138,16 @@ def test_how_the_agent_works_is_set_in_the_layers_and_checked(tmp_path: Path) ->
         False,
         500,
     )
+    assert _load(tmp_path).not_found_below == 0.4
+    assert _load(tmp_path, environ={"SMALLAGENT_NOT_FOUND_BELOW": "0"}).not_found_below == 0.0
     for bad, message in (
         ('retrieve_first = "sometimes"\n', "retrieve_first must be true or false"),
         ("passage_chars = 20\n", "passage_chars must be a whole number, 80 to 4000"),
         ('passage_chars = "wide"\n', "passage_chars must be a whole number, 80 to 4000"),
+        ("not_found_below = 1\n", "not_found_below must be a share from 0 .off. to below 1"),
+        ("not_found_below = -0.1\n", "not_found_below must be a share"),
+        ("not_found_below = true\n", "not_found_below must be a share"),
+        ('not_found_below = "most"\n', "not_found_below must be a share"),
     ):
         (tmp_path / "smallagent.toml").write_text(bad)
         with pytest.raises(ConfigError, match=message):

@@ -379,3 +379,37 @@ def test_max_wh_stops_the_question_once_its_energy_reaches_the_budget(
     result = events[-1]
     assert (result["type"], result["steps"], result["stop_reason"]) == ("result", steps, stop)
     assert result["complete"] is False
+
+
+def test_run_records_a_task_whose_reply_was_cut_off_and_goes_on(isolated_env: Path) -> None:
+    """A reply the server ended without its final chunk fails that task, not the task file: the
+    server still answers, so the next task runs (only an unreachable server stops the run)."""
+    requests: list[int] = []
+
+    def hang_up_once(request: dict[str, Any]) -> Iterator[dict[str, Any] | float]:
+        requests.append(1)
+        if len(requests) == 1:
+            yield chunk("half a reply, then the stream ends")
+            return
+        yield chunk('{"tool": "final_answer", "input": "It is 42."}')
+        yield final("stop", prompt_tokens=60, generated=12)
+
+    tasks = isolated_env / "tasks.yaml"
+    tasks.write_text(
+        "defaults:\n  tools: []\ntasks:\n"
+        "  - id: first\n    prompt: What is the answer?\n    checks:\n      contains: ['42']\n"
+        "  - id: second\n    prompt: What is the answer?\n    checks:\n      contains: ['42']\n",
+        encoding="utf-8",
+    )
+    results = isolated_env / "results.jsonl"
+    with StandInOllama(hang_up_once) as standin:
+        outcome = runner.invoke(
+            app, ["--ollama-host", standin.host, "--model", MODEL, "run", str(tasks),
+                  "--results", str(results)],
+        )  # fmt: skip
+    assert outcome.exit_code == 1, outcome.output
+    assert "Traceback" not in outcome.output
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    tasks_ran = [(row["task_id"], row["status"]) for row in rows if row.get("type") != "run"]
+    assert tasks_ran == [("first", "error"), ("second", "pass")]
+    assert "without its final chunk" in rows[-2]["error"]

@@ -158,3 +158,32 @@ def test_a_cached_binary_that_cannot_run_here_is_built_again(
 
     cached.write_text(f"#!/bin/sh\necho 'ollama version is {ollama_dev.OLLAMA_VERSION}'\n")
     assert ollama_dev.ensure_binary() == str(cached)
+
+
+def test_stop_takes_the_server_at_its_host_never_another_sessions(
+    ollama_dev: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    monkeypatch.setattr(ollama_dev, "SERVERS_DIR", tmp_path)
+    sleepers = {
+        port: subprocess.Popen(
+            [sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True
+        )
+        for port in ("41001", "41002")
+    }
+    for port, process in sleepers.items():
+        record = {"host": f"http://127.0.0.1:{port}", "pid": process.pid}
+        (tmp_path / f"{port}.json").write_text(json.dumps(record))
+    with pytest.raises(ollama_dev.SetupError, match="several started servers"):
+        ollama_dev.stop_started_server("")
+    with pytest.raises(ollama_dev.SetupError, match="no server started by `start` listens"):
+        ollama_dev.stop_started_server("127.0.0.1:41003")
+    ollama_dev.stop_started_server("127.0.0.1:41002")
+    assert sleepers["41002"].wait(timeout=10) is not None
+    assert sleepers["41001"].poll() is None  # the other session's server still runs
+    ollama_dev.stop_started_server("")  # the only one left
+    assert sleepers["41001"].wait(timeout=10) is not None
+    assert list(tmp_path.iterdir()) == []

@@ -132,3 +132,88 @@ def test_a_huge_file_gets_its_size_without_a_line_count(
     assert tools.path_facts(tmp_path / "big.log", tmp_path) == (
         "big.log: a file of 200 bytes (lines not counted: over 50 bytes)."
     )
+
+
+def test_coverage_weighs_the_rare_words_of_the_question_found_in_one_passage(
+    tmp_path: Path, embedder
+) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "foot.txt").write_text("Edelman was injured: he broke his foot in practice.\n")
+    for n in range(4):  # "practice" is common in this index, "Edelman" and "foot" are rare
+        (corpus / f"team{n}.txt").write_text(f"Team {n} held a long practice on Monday.\n")
+    ingest(tmp_path / "idx", embedder, IngestOptions(roots=(corpus,)))
+    with IndexReader(tmp_path / "idx") as reader:
+        assert reader.chunks_containing("practice") == 5
+        assert reader.chunks_containing("injury") == 1  # matched as contains_word matches it
+        assert reader.chunks_containing("two words") == 0
+        retriever = Retriever(reader, embedder)
+        question = "What injury did Edelman get in practice?"
+        share, best = retriever.coverage(question, retriever.search(question, k=4))
+        assert share == pytest.approx(1.0) and best is not None and best.path.endswith("foot.txt")
+        # the nearest passages to a question they cannot answer share a common word at most
+        other = "Which striker scored in practice on Sunday?"
+        share, best = retriever.coverage(other, retriever.search(other, k=4))
+        assert share < 0.4 and best is not None and "practice" in best.text
+        assert retriever.coverage("What is it?", retriever.search("What is it?", k=4)) == (
+            0.0,
+            None,
+        )
+
+
+def test_review_says_not_found_for_an_answer_copied_from_a_passage_not_about_the_question(
+    tmp_path: Path,
+    embedder,  # type: ignore[no-untyped-def]
+) -> None:
+    from smallagent.agent import AgentConfig, Step
+    from smallagent.assistant import Assistant
+    from smallagent.config import AskOptions
+    from smallagent.retrieval import SourceRegistry
+    from smallagent.types import ToolCall, Usage
+
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "kettle.txt").write_text(KETTLE + "\n")
+    (corpus / "tea.txt").write_text("Green tea is made from unoxidised leaves.\n")
+    ingest(tmp_path / "idx", embedder, IngestOptions(roots=(corpus,)))
+    with IndexReader(tmp_path / "idx") as reader:
+        assistant = Assistant(
+            model=None,  # type: ignore[arg-type]
+            tools={},
+            sources=SourceRegistry(),
+            system_prompt="system",
+            config=AgentConfig(),
+            options=AskOptions(workdir=tmp_path),
+            params_billion=1.5,
+            notes=[],
+            reader=reader,
+            retriever=Retriever(reader, embedder),
+            not_found_below=0.4,
+        )
+        searched = [Step(0, "tool", "", ToolCall("search", {"query": "q"}), "retrieve_first",
+                         "[1] ...", Usage(), 0.0)]  # fmt: skip
+        # an unanswerable question, answered from the nearest passage: replaced
+        verdict = assistant.review(
+            "What colour was the kettle the reviewer returned?",
+            "The seller replaced the kettle once.",
+            searched,
+        )
+        assert verdict.startswith("Not found in the documents: no passage is about")
+        assert "docs/kettle.txt" in verdict
+        # answered from a passage about the question: kept
+        assert assistant.review("Where did the kettle start leaking from?",
+                                "Around the plastic window.", searched) == ""  # fmt: skip
+        # an answer in words of its own ("OK") is not taken from the passages: kept
+        assert assistant.review("Reply with the word OK.", "OK", searched) == ""
+        # a question naming a file: the file-system facts answer it, not passages
+        assert (
+            assistant.review("What colour is docs/tea.txt?", "The seller replaced it.", searched)
+            == ""
+        )
+        # the shell answered: the passages are not what the answer rests on
+        shell = Step(1, "tool", "", ToolCall("shell", {"command": "ls"}), "native", "a b",
+                     Usage(), 0.0)  # fmt: skip
+        assert assistant.review("What colour was the blender?", "kettle", [*searched, shell]) == ""
+        # off
+        off = Assistant(**{**assistant.__dict__, "not_found_below": 0.0})
+        assert off.review("What colour was the blender?", "The seller replaced it.", searched) == ""

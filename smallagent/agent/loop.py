@@ -46,10 +46,11 @@ class AgentRun:
         clock: Callable[[], float] = time.perf_counter,
         out_of_time: Callable[[], bool] = lambda: False,
         settle: Callable[[str], str] = lambda question: "",
+        review: Callable[[str, str, Sequence[Step]], str] = lambda question, answer, steps: "",
     ) -> None:
         self.model, self.tools, self.config, self.clock = model, dict(tools), config, clock
         self.over_budget, self.out_of_time = over_budget, out_of_time
-        self.nudges = Nudges(config, self.tools, question, settle)
+        self.nudges = Nudges(config, self.tools, question, settle, review)
         self.calls = Calls(self.tools, config.observation_chars, clock)
         self.messages = [Message("system", system_prompt), *history, Message("user", question)]
         self.steps: list[Step] = []
@@ -88,8 +89,12 @@ class AgentRun:
             self.steps.append(Step(1, "answer", settled, None, "settled", settled))
             yield self.steps[-1]
             stop = "answer"
-        done, steps = stop == "answer", tuple(self.steps)
-        answer, conversation = self.nudges.answer(steps, done), tuple(self.messages[1:])
+        answer = self.nudges.answer(self.steps, done := stop == "answer")
+        if done and (reviewed := self.nudges.review(answer, self.steps)):
+            self.steps.append(reviewed)
+            yield reviewed
+            answer = reviewed.observation
+        steps, conversation = tuple(self.steps), tuple(self.messages[1:])
         self.result = Result(answer, done, stop, steps, usage, dict(forms), conversation)
 
     def run(self) -> Result:

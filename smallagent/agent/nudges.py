@@ -5,7 +5,8 @@ Each nudge answers something Qwen2.5-Coder 0.5B/1.5B actually did (docs/benchmar
 search with the question before its first turn (retrieve-first), the question restated after
 each result, the reminder when it answers with no evidence, the search run for it when it keeps
 answering blind, the answer asked for alone after it repeats a call, and the answer settled
-without it. The assistant names the search tool (`AgentConfig.search_tool`); the loop names none.
+without it or put in place of its own on review. The assistant names the search tool
+(`AgentConfig.search_tool`); the loop names none.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Nudges:
         tools: Mapping[str, Tool],
         question: str,
         settle: Callable[[str], str],
+        review: Callable[[str, str, Sequence[Step]], str],
     ) -> None:
         self.config = config
         self.tools = tools
@@ -47,6 +49,9 @@ class Nudges:
         # An answer that needs no model: the assistant's verdict on the question itself (e.g. it
         # names something no document mentions), or "" to let the model work.
         self.settle = settle
+        # The assistant's second look at a finished answer: a replacement (e.g. "not found" for
+        # an answer drawn from passages that are not about the question), or "" to keep it.
+        self.reviewer = review
         self.follow_up = config.follow_up.format(question=question)
         self._reminded = False  # the no-evidence reminder is given once
         self._searched = False  # and the search run for the model, once
@@ -162,6 +167,15 @@ class Nudges:
             if step.kind == "tool":
                 return "What was found so far:\n" + step.observation
         return next((step.thought.strip() for step in reversed(steps) if step.thought.strip()), "")
+
+    def review(self, answer: str, steps: Sequence[Step]) -> Step | None:
+        """The assistant's verdict in place of the model's answer, as a step of its own (no
+        model call); None when the answer stands or was settled without the model."""
+        if steps[-1].form == "settled" or not (
+            verdict := self.reviewer(self.question, answer, steps)
+        ):
+            return None
+        return Step(steps[-1].number + 1, "answer", verdict, None, "reviewed", verdict)
 
     def _search(self) -> ToolCall | None:
         """The search tool called with the question, if the assistant gave the loop one."""

@@ -28,6 +28,7 @@ CallForm = Literal[
     "fallback_search",  # not the model's: the loop searched after it kept answering blind
     "retrieve_first",  # not the model's: the loop searched with the question before step 1
     "settled",  # not the model's: an answer the assistant gave without it
+    "reviewed",  # not the model's: the assistant's verdict in place of the model's answer
     "none",
 ]
 

@@ -16,7 +16,7 @@ from smallagent.agent import Step
 from smallagent.assistant import build_assistant
 from smallagent.config import Settings
 from smallagent.energy import EnergySettings, RunEnergy
-from smallagent.errors import ModelNotFoundError, OllamaUnavailableError, SmallagentError
+from smallagent.errors import ModelNotFoundError, OllamaUnreachableError, SmallagentError
 from smallagent.tasks.checks import command_runner, evaluate
 from smallagent.tasks.runlog import Status, TaskResult
 from smallagent.tasks.taskfile import Task, TaskFileError
@@ -97,9 +97,11 @@ def assistant_executor(
             steps: list[Step] = []
             try:
                 steps.extend(run)
-            except (OllamaUnavailableError, ModelNotFoundError):
+            except (OllamaUnreachableError, ModelNotFoundError):
                 raise  # the run cannot proceed (see `guarded`)
-            except SmallagentError as error:  # e.g. a timeout: this task failed, with its cost
+            except SmallagentError as error:
+                # e.g. a timeout, or a reply the server cut off: this task failed, with its cost;
+                # a server that still answers runs the next one.
                 usage, energy = assistant.spent(steps, error)
                 return TaskResult(
                     task.id, model, "error", fingerprint, stop_reason="error",
@@ -139,7 +141,7 @@ def assistant_executor(
     def guarded(task: Task, model: str) -> TaskResult:
         try:
             return execute(task, model)
-        except (OllamaUnavailableError, ModelNotFoundError, TaskFileError):
+        except (OllamaUnreachableError, ModelNotFoundError, TaskFileError):
             raise  # the run cannot proceed: no point trying the next task
         except SmallagentError as error:  # e.g. this task's index is missing: the others may run
             return TaskResult(task.id, model, "error", task.fingerprint(), error=error.message)
