@@ -16,6 +16,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from smallagent.agent import AgentConfig, AgentRun, Result, Step
+from smallagent.agent.parsing import FINAL_ANSWER_TOOL
+from smallagent.agent.prompts import (
+    CONSTRAINED_FOLLOW_UP,
+    CONSTRAINED_PROMPT,
+    CONSTRAINED_TOOL_LINES,
+    SYSTEM_PROMPT,
+    TOOL_LINES,
+)
 from smallagent.commands import MINIMAL
 from smallagent.config import AskOptions, Settings
 from smallagent.embeddings import query_embedder
@@ -30,15 +38,7 @@ from smallagent.errors import IndexStoreError
 from smallagent.escalation import Signal, answer_signals, escalating
 from smallagent.index import IndexReader, index_directory
 from smallagent.ollama_model import OllamaModel
-from smallagent.parsing import FINAL_ANSWER_TOOL
 from smallagent.paths import display_path
-from smallagent.prompts import (
-    CONSTRAINED_FOLLOW_UP,
-    CONSTRAINED_PROMPT,
-    CONSTRAINED_TOOL_LINES,
-    SYSTEM_PROMPT,
-    TOOL_LINES,
-)
 from smallagent.retrieval import Retriever, SourceRegistry
 from smallagent.shell import ConsentRequest, ShellPolicy
 from smallagent.tools import (
@@ -273,7 +273,8 @@ def build_assistant(
     config = AgentConfig(
         max_steps=options.max_steps,
         native_tools=info.supports_tools,
-        first_call="search" if settings.retrieve_first and "search" in tools else "",
+        search_tool="search",
+        retrieve_first=settings.retrieve_first,
     )
     if settings.constrained_replies:
         lines = "\n".join(

@@ -5,15 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from smallagent.agent import (
-    ANSWER_SCHEMA,
-    FORMAT_REMINDER,
-    NO_EVIDENCE_REMINDER,
-    AgentConfig,
-    AgentRun,
-    Step,
-    reply_schema,
-)
+from smallagent.agent import ANSWER_SCHEMA, AgentConfig, AgentRun, Step, reply_schema
+from smallagent.agent.prompts import FORMAT_REMINDER, NO_EVIDENCE_REMINDER
 from smallagent.tools import make_final_answer_tool, make_tool
 from smallagent.types import Message, ModelReply, Purpose, ToolCall, ToolSpec, Usage
 
@@ -91,10 +84,7 @@ def test_tool_then_answer_with_argument_coercion_and_junk_keys_dropped() -> None
     fenced = f"```json\n{call}\n```"
     model, steps, result = run([fenced, ToolCall("final_answer", {"answer": "Tea is green [1]."})])
     assert [step.kind for step in steps] == ["tool", "answer"]
-    assert steps[0].observation == (
-        "[1] found 'tea' (k=3)\n\nQuestion: question?\nIf the results above answer it, reply "
-        "with the answer now (cite passages as [n]); otherwise call another tool."
-    )
+    assert steps[0].observation == "[1] found 'tea' (k=3)"  # the tool's words, nothing more
     assert steps[0].dropped_arguments == ("required",)
     assert (result.answer, result.complete, result.stop_reason) == (
         "Tea is green [1].",
@@ -109,7 +99,11 @@ def test_tool_then_answer_with_argument_coercion_and_junk_keys_dropped() -> None
         "",
         tool_calls=(ToolCall("lookup", {"query": "tea", "k": "3", "required": ["q"]}),),
     )
-    assert shown[-1] == Message("tool", steps[0].observation, tool_name="lookup")
+    follow_up = (
+        "\n\nQuestion: question?\nIf the results above answer it, reply "
+        "with the answer now (cite passages as [n]); otherwise call another tool."
+    )
+    assert shown[-1] == Message("tool", steps[0].observation + follow_up, tool_name="lookup")
     assert model.tools_seen[0][0].name == "lookup"
 
 
@@ -277,7 +271,8 @@ def test_reminded_twice_and_still_answering_blind_the_loop_searches_for_it() -> 
     tools = {"search": make_tool(search), "final_answer": make_final_answer_tool()}
     plan = "1. Battery capacity matters.\n2. So does sunlight."
     model = ScriptedModel([plan, plan, plan, "About 51 days [1]."])
-    result = AgentRun(model, tools, "system", "How long does it last?").run()
+    config = AgentConfig(search_tool="search")  # the assistant names its search tool
+    result = AgentRun(model, tools, "system", "How long does it last?", config).run()
     assert [step.kind for step in result.steps] == ["format", "format", "tool", "answer"]
     searched = result.steps[2]
     assert searched.form == "fallback_search"
@@ -354,7 +349,9 @@ def test_running_out_of_time_stops_the_run_with_a_partial_answer() -> None:
 
 def test_first_call_puts_the_passages_into_the_question_before_the_model_speaks() -> None:
     model, steps, result = run(
-        [ToolCall("final_answer", {"answer": "Tea is green [1]."})], first_call="lookup"
+        [ToolCall("final_answer", {"answer": "Tea is green [1]."})],
+        search_tool="lookup",
+        retrieve_first=True,
     )
     assert [(step.number, step.kind, step.form) for step in steps] == [
         (0, "tool", "retrieve_first"),
@@ -372,7 +369,9 @@ def test_first_call_puts_the_passages_into_the_question_before_the_model_speaks(
 def test_the_model_asking_again_for_the_first_call_is_a_repeat_however_written() -> None:
     # {"query": q} after the loop's own call with q, and with the default k spelled out
     model, steps, _ = run(
-        [ToolCall("lookup", {"query": "question?", "k": 2}), "Green [1]."], first_call="lookup"
+        [ToolCall("lookup", {"query": "question?", "k": 2}), "Green [1]."],
+        search_tool="lookup",
+        retrieve_first=True,
     )
     assert [step.kind for step in steps] == ["tool", "repeat", "answer"]
     assert model.purposes == ["plan", "answer"]
@@ -413,7 +412,7 @@ def test_a_settled_question_is_answered_without_the_model() -> None:
         TOOLS,
         "system",
         "Where did Haliburton study?",
-        AgentConfig(first_call="lookup"),
+        AgentConfig(search_tool="lookup", retrieve_first=True),
         settle=lambda question: "Not found in the documents: none mentions Haliburton.",
     )
     steps = list(agent)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from smallagent.parsing import loads_lenient, parse_turn
+from smallagent.agent.parsing import loads_lenient, parse_turn
 from smallagent.types import Message, ToolCall
 
 TOOLS = {"search", "shell", "final_answer"}

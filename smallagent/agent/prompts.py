@@ -1,5 +1,6 @@
 """Every prompt smallagent shows a model, in one place: the system prompts, the lines that
-describe the tools, the follow-up after a tool result, and the loop's reminders.
+describe the tools, the follow-up after a tool result, the nudges' requests and reminders, and
+what the loop tells the model about its mistakes.
 
 Each text was worded against what Qwen2.5-Coder 0.5B/1.5B actually did (docs/benchmarks.md,
 "Question benchmark"); change one and re-run the benchmark's dev split.
@@ -7,7 +8,7 @@ Each text was worded against what Qwen2.5-Coder 0.5B/1.5B actually did (docs/ben
 
 from __future__ import annotations
 
-from smallagent.parsing import FINAL_ANSWER_TOOL
+from smallagent.agent.parsing import FINAL_ANSWER_TOOL
 
 SYSTEM_PROMPT = """You are smallagent, a careful assistant that answers with the help of tools.
 
@@ -55,11 +56,16 @@ FOLLOW_UP = (
     "(cite passages as [n]); otherwise call another tool."
 )
 
+# Retrieve-first: the question's own message, with what the search found for it.
+FIRST_RESULTS = "{question}\n\n{tool} results for the question:\n{found}"
+
+# The answer request after a repeated call: a fresh request with only the results and the question.
 ANSWER_SYSTEM = (
     "Answer the question from the tool results given. Reply with the answer itself in one or two "
     "sentences, answer first, citing passages as [n]. If the results do not contain the answer, "
     "say that it was not found in the documents."
 )
+ANSWER_REQUEST = "Tool results:\n{results}\n\nQuestion: {question}"
 NO_EVIDENCE_REMINDER = (
     "No tool has been used yet, so that answer is a guess. Call a tool to find the answer first."
 )
@@ -72,3 +78,17 @@ CUT_REMINDER = (
     "Your reply was stopped early: {detail}. Reply again, briefly: only one JSON tool call, or "
     "the answer itself in one or two sentences."
 )
+
+# The loop's words for the model's mistakes, each with how to retry.
+FIX_THE_CALL = "Error: {problem}. Fix the call and try again."
+BAD_ARGUMENTS = "Error: {error}. Call {tool} again with valid arguments."
+ALREADY_CALLED = "You already called {tool} with these arguments; the result is above."
+REFUSED = "Refused: {refusal}."
+TOOL_FAILED = "Error: {tool} failed ({kind}: {error})."
+OBSERVATION_CUT = "\n[observation cut to {limit} of {length} characters]"
+# How a reply stopped early ended (Ollama's "length", or smallagent's own), in words.
+CUT_SHORT = {
+    "length": "it reached the token cap",
+    "repetition": "it kept repeating itself",
+    "time_limit": "the time for the question ran out",
+}

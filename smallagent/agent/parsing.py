@@ -1,8 +1,9 @@
-"""Reading tool calls out of what small models actually write.
+"""Reading tool calls out of what small models actually write, and the forms a reply is held to.
 
 Measured on Qwen2.5-Coder 0.5B/1.5B: bare JSON in the content, JSON in ```json fences, calls with
 junk keys, Qwen's <tool_call> tags, ReAct's Action / Action Input, single-quoted pseudo-JSON, and
-prose with no call at all. Each form is recognised and named, so the trace can count them.
+prose with no call at all. Each form is recognised and named, so the trace can count them. A
+constrained reply is held to a JSON schema instead (`reply_schema`, `ANSWER_SCHEMA`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import ast
 import json
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -38,6 +39,35 @@ _REACT = re.compile(
     r"Action:\s*`?([\w.-]+)`?\s*\n+\s*Action Input:\s*(.+?)(?:\n\s*Observation:|\Z)", re.S
 )
 _FINAL = re.compile(r"Final Answer:\s*(.+)", re.S | re.I)
+
+# The answer request's reply, when replies are constrained: the answer and nothing else.
+ANSWER_SCHEMA: dict[str, object] = {
+    "type": "object",
+    "properties": {"answer": {"type": "string"}},
+    "required": ["answer"],
+}
+
+
+def _answer_first(name: str) -> bool:
+    return name != FINAL_ANSWER_TOOL
+
+
+def reply_schema(tool_names: Sequence[str]) -> dict[str, object]:
+    """The JSON schema of a constrained reply: one tool (the answer is a tool) and its input.
+
+    >>> reply_schema(["search", "final_answer"])["properties"]["tool"]
+    {'type': 'string', 'enum': ['final_answer', 'search']}
+    """
+    return {
+        "type": "object",
+        "properties": {
+            # The answer listed first, as the system prompt lists it (the order alone did not
+            # change what the 1.5B model chose in a probe; the prompt did: docs/benchmarks.md).
+            "tool": {"type": "string", "enum": sorted(tool_names, key=_answer_first)},
+            "input": {"type": "string"},
+        },
+        "required": ["tool", "input"],
+    }
 
 
 @dataclass(frozen=True)
@@ -208,3 +238,32 @@ def parse_turn(message: Message, tool_names: Collection[str]) -> ParsedTurn:
     if final:
         return ParsedTurn((), "final_answer", final.group(1).strip())
     return ParsedTurn((), "none", content.strip())
+
+
+def looks_like_a_call(text: str) -> bool:
+    """A cut-off or broken call is still a call, never an answer: `{"name": "search", ...`."""
+    stripped = text.lstrip("`json \n")
+    return stripped.startswith("{") and '"name"' in stripped[:40]
+
+
+def without_echoed_results(answer: str, results: Sequence[str]) -> str:
+    """The answer less the lines it copied verbatim from the tool results it was shown.
+
+    The 1.5B model often answers and then pastes the search results under the answer; the user
+    already sees them in the trace, and the copy buries the answer.
+    """
+    shown = [
+        line.strip().removesuffix("…").strip()
+        for result in results
+        for line in result.splitlines()
+        if len(line.strip()) >= 30
+    ]
+
+    def copied(line: str) -> bool:  # whole, or cut where the result was shortened, or cut short
+        line = line.strip()
+        return len(line) >= 30 and any(
+            line.startswith(result) or result.startswith(line) for result in shown
+        )
+
+    kept = [line for line in answer.splitlines() if not copied(line)]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip() or answer.strip()
