@@ -73,6 +73,11 @@ class Assistant:
 
     not_found_below: float = 0.0
 
+    @property
+    def first_search(self) -> str:
+        """The tool the loop runs with the question before the model's first turn, or ""."""
+        return self.config.search_tool if self.config.retrieve_first else ""
+
     def settle(self, question: str) -> str:
         """The answer when the question names what no document mentions; else "" (the model's)."""
         names = self.retriever.unknown_names(question) if self.retriever is not None else []
@@ -147,10 +152,9 @@ class Assistant:
             # committed when the session opened.
             self.reader.refresh()
         tools = self.tools
-        if findings and self.config.first_call in tools:
-            tools = {**tools, self.config.first_call: _answered_once(
-                tools[self.config.first_call], question, findings
-            )}  # fmt: skip
+        first = self.first_search
+        if findings and first in tools:
+            tools = {**tools, first: _answered_once(tools[first], question, findings)}
         return AgentRun(
             self.model,
             tools,
@@ -527,7 +531,7 @@ class CascadeRun:
                 break  # a settled answer needs no model: a larger one would get the same
             larger = cascade.assistant(self.models[position + 1])
             findings = ""
-            if cascade.reuse_findings and larger.config.first_call in larger.tools:
+            if cascade.reuse_findings and larger.first_search in larger.tools:
                 findings = findings_of(result, assistant.config.follow_up, self.question)
             yield Escalation(
                 model, self.models[position + 1], tuple(escalating(signals)), bool(findings),

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from smallagent.agent import Result, Step
+from smallagent.agent.prompts import CONSTRAINED_FOLLOW_UP
 from smallagent.assistant import Attempt, _answered_once, findings_of, modeled_larger_wh
 from smallagent.cli import app
 from smallagent.config import AskOptions, escalation_chain, load_settings
@@ -30,7 +31,6 @@ from smallagent.escalation import (
     uncited,
     unsupported,
 )
-from smallagent.prompts import CONSTRAINED_FOLLOW_UP
 from smallagent.tasks.checks import CheckOutcome
 from smallagent.tasks.runlog import AttemptRecord, TaskResult
 from smallagent.tasks.taskfile import TaskFileError, load_task_file
