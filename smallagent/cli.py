@@ -25,8 +25,7 @@ from typer._click.exceptions import ClickException
 from typer.core import TyperGroup
 
 from smallagent import __version__, render
-from smallagent.chat import COMMANDS, Conversation
-from smallagent.chat import command as chat_command
+from smallagent.chat import COMMANDS, Conversation, run_chat
 from smallagent.config import (
     AskOptions,
     Settings,
@@ -38,7 +37,7 @@ from smallagent.config import (
 from smallagent.energy import energy_settings, run_energy
 from smallagent.errors import BadInput, CannotProceed, ConfigError, OptionError, SmallagentError
 from smallagent.paths import display_path
-from smallagent.types import Usage
+from smallagent.types import Message, Usage
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -550,66 +549,86 @@ def chat(
     device_watts: DeviceWattsOption = None,
     grid_intensity: GridOption = None,
 ) -> None:
-    """Talk with the agent over several turns: /reset, /sources, /energy, /exit."""
-    # see the module docstring
-    from smallagent.assistant import build_assistant
-    from smallagent.trace import LiveReply, render_energy, render_result, render_step
-
+    """Talk with the agent over several turns: /reset /sources /energy /model NAME /help /exit;
+    \"\"\" opens and closes a question of several lines; Ctrl-C stops an answer, not the chat."""
     settings = _settings(ctx)
     options = _ask_options(
         workdir, no_shell, allow_shell, max_steps, num_ctx, seed, temperature, device_watts,
         grid_intensity,
     )  # fmt: skip
     console = render.console()
-    assistant = build_assistant(settings, options, _confirm_in_terminal(True))
-    conversation = Conversation(token_budget=options.num_ctx // 2)
+    host = _TerminalChat(settings, options, console)
     console.print(f"[bold]smallagent chat[/] with {settings.model} · {COMMANDS}")
-    for note in assistant.notes:
+    for note in host.assistant.notes:
         console.print(f"[yellow]note:[/] {note}")
     try:
-        while True:
-            try:
-                line = console.input("[bold green]you>[/] ").strip()
-            except EOFError:
-                break
-            if not line:
-                continue
-            action = chat_command(line)
-            if action == "exit":
-                break
-            if action == "reset":
-                conversation.reset()
-                console.print("[dim]history cleared[/]")
-            elif action == "sources":
-                for source in assistant.sources.by_number.values():
-                    console.print(f"  [cyan][{source.number}][/] {source.label}")
-            elif action == "energy":
-                if conversation.last is not None:
-                    last = conversation.last
-                    render_energy(console, last, assistant.energy(last))
-            elif action == "unknown":
-                console.print(f"[yellow]commands: {COMMANDS}[/]")
-            else:
-                live = LiveReply(console) if console.is_terminal else None
-                run = assistant.ask(
-                    line, history=conversation.context(), on_text=live.add if live else None
-                )
-                started = time.monotonic()
-                with live or contextlib.nullcontext():
-                    for step in run:
-                        if live is not None:
-                            live.clear()
-                        render_step(console, step, options.num_ctx)
-                result = run.result
-                assert result is not None
-                sources = assistant.sources.cited(result.answer)
-                energy = assistant.energy(result)
-                render_result(console, result, sources, energy, options.workdir)
-                conversation.record(line, result)
-                labels = [source.label for source in sources]
-                _log_result(settings, "chat", line, result, energy, labels, started)
+        run_chat(host, Conversation(token_budget=options.num_ctx // 2))
     finally:
-        assistant.close()
+        host.assistant.close()
+
+
+class _TerminalChat:
+    """chat.ChatHost on the terminal: rich output, the live reply, the history log."""
+
+    def __init__(self, settings: Settings, options: AskOptions, console: Console) -> None:
+        from smallagent.assistant import build_assistant
+
+        self.settings, self.options, self.console = settings, options, console
+        self.assistant = build_assistant(settings, options, _confirm_in_terminal(True))
+
+    def read_line(self, prompt: str) -> str:
+        return self.console.input(f"[bold green]{prompt}[/]")
+
+    def say(self, text: str) -> None:
+        self.console.print(text, markup=False)
+
+    def answer(self, question: str, history: list[Message]) -> Result:
+        from smallagent.trace import LiveReply, render_result, render_step
+
+        live = LiveReply(self.console) if self.console.is_terminal else None
+        started = time.monotonic()
+        run = self.assistant.ask(question, history=history, on_text=live.add if live else None)
+        steps: list[Step] = []
+        try:
+            with live or contextlib.nullcontext():
+                for step in run:
+                    steps.append(step)
+                    if live is not None:
+                        live.clear()
+                    render_step(self.console, step, self.options.num_ctx)
+        except (SmallagentError, KeyboardInterrupt) as error:
+            usage, energy = self.assistant.spent(steps, error)
+            entry = _failed_entry("chat", question, self.settings.model, steps, usage, energy,
+                                  error, started)  # fmt: skip
+            _log(self.settings, entry)
+            raise
+        result = run.result
+        assert result is not None
+        sources = self.assistant.sources.cited(result.answer)
+        energy = self.assistant.energy(result)
+        render_result(self.console, result, sources, energy, self.options.workdir)
+        labels = [source.label for source in sources]
+        _log_result(self.settings, "chat", question, result, energy, labels, started)
+        return result
+
+    def show_sources(self) -> None:
+        for source in self.assistant.sources.by_number.values():
+            self.console.print(f"  [cyan][{source.number}][/] {source.label}")
+
+    def show_energy(self, result: Result) -> None:
+        from smallagent.trace import render_energy
+
+        render_energy(self.console, result, self.assistant.energy(result))
+
+    def switch_model(self, name: str) -> None:
+        from dataclasses import replace
+
+        from smallagent.assistant import build_assistant
+
+        settings = replace(self.settings, model=name).with_source("model", "/model")
+        replacement = build_assistant(settings, self.options, _confirm_in_terminal(True))
+        self.assistant.close()
+        self.settings, self.assistant = settings, replacement
 
 
 def _names(text: str | None) -> list[str]:
