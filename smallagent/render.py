@@ -87,25 +87,28 @@ def check(out: Console, finding: Check) -> None:
 
 @contextmanager
 def ingest_progress(out: Console) -> Iterator[Callable[[IngestProgress], None]]:
-    """A transient bar: scanning, then embedding, files done of all and chunks so far."""
+    """A transient bar: scanning, then embedding: files in the index of all, and the chunks
+    embedded so far with their rate (the bar moves every few chunks, not only per file)."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[chunks]} chunks"),
+        TextColumn("files · {task.fields[chunks]} chunks · {task.fields[rate]}"),
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=out, transient=True) as progress:
-        task = progress.add_task("scanning", total=None, chunks=0)
+        task = progress.add_task("scanning", total=None, chunks=0, rate="")
 
         def on_progress(update: IngestProgress) -> None:
             description = "scanning" if update.phase == "scan" else "embedding"
+            rate = update.chunks / update.embed_seconds if update.embed_seconds > 0 else 0.0
             progress.update(
                 task,
                 description=description,
                 completed=update.done,
                 total=update.total,
                 chunks=update.chunks,
+                rate=f"{rate:.1f} chunks/s" if rate else "",
             )
 
         yield on_progress
