@@ -696,7 +696,7 @@ def run_tasks(
         if parallel < 1:
             raise TaskFileError("--parallel must be at least 1")
         tasks = load_task_file(task_file, allow_shell=allow_shell)
-        models = _names(settings.model) if settings.source_of("model") == "--model" else []
+        models = _names(_flagged_model(settings))
         work = plan(tasks, _names(only) if only else None, models, settings)
         log = ResultsLog(results, resume) if results is not None else None
         OllamaServer(settings.ollama_host).require(sorted({model for _, model in work}))
@@ -1060,8 +1060,8 @@ def logs(
     if count < 1:
         raise BadInput("-n must be at least 1", hint="smallagent logs -n 5")
     settings = _settings(ctx)
-    model = settings.model if settings.source_of("model") == "--model" else None
-    log = _open_history(settings)
+    model = _flagged_model(settings)
+    log = _open_history()
     with log:
         entries = log.recent(count, query, model)
     if as_json:
@@ -1075,8 +1075,8 @@ def logs(
 def logs_energy(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Wh and gCO2e per day and model, and what a 70B model would have used (EcoLogits)."""
     settings = _settings(ctx)
-    model = settings.model if settings.source_of("model") == "--model" else None
-    log = _open_history(settings)
+    model = _flagged_model(settings)
+    log = _open_history()
     with log:
         totals = log.energy_totals(model)
     if as_json:
@@ -1092,7 +1092,12 @@ def logs_path(ctx: typer.Context) -> None:
     typer.echo(str(history_path()))
 
 
-def _open_history(settings: Settings) -> HistoryLog:
+def _flagged_model(settings: Settings) -> str | None:
+    """The model named with --model on this command line (not a configured default)."""
+    return settings.model if settings.source_of("model") == "--model" else None
+
+
+def _open_history() -> HistoryLog:
     """The log for reading, even when recording is off (it may hold earlier entries)."""
     from smallagent.history import HistoryLog
 
