@@ -364,3 +364,28 @@ def test_every_readme_and_hint_command_runs(tiny_index: Path) -> None:
     for argv in removals:  # last: they delete the index the others use
         result = runner.invoke(app, ["--index-dir", "indexes", *argv])
         assert result.exit_code == 0, (argv, result.output)
+
+
+def test_models_list_and_show_against_a_standin_server(isolated_env: Path) -> None:
+    from tests.standin_ollama import MODEL, StandInOllama, final
+
+    with StandInOllama(lambda request: iter([final()])) as standin:
+        host = ["--ollama-host", standin.host]
+        listed = runner.invoke(app, ["models", "list", "--json", *host])
+        shown = runner.invoke(app, ["models", "show", MODEL, "--json", *host])
+        table = runner.invoke(app, ["models", "list", *host])
+    row = {
+        "name": MODEL,
+        "size_bytes": 0,
+        "parameters": "1.5B",
+        "quantization": "Q4_K_M",
+        "context_length": 32768,
+        "capabilities": ["completion", "tools"],
+        "family": "qwen2",
+    }
+    assert only_json(listed) == [row]
+    assert only_json(shown) == row
+    assert table.exit_code == 0
+    assert re.search(
+        r"standin:1b\s+0\.0 GB\s+1\.5B\s+Q4_K_M\s+32768\s+completion, tools", table.output
+    )
