@@ -3,6 +3,10 @@
 `Settings` are layered: defaults < user config file < project `smallagent.toml` < environment <
 flags; every value remembers which layer set it, so `smallagent doctor` can say where it came from.
 
+The index directory, when no layer names it, is the nearest `indexes/` folder holding smallagent
+indexes in the current folder or one above it (a checkout's own), else the user data directory's,
+so that a command finds the same indexes from any folder.
+
 `AskOptions` are how one question runs (steps, shell, sampling, limits). `ask` and `chat` fill them
 from flags and a task file from its settings; either way they are checked here, once, when made.
 """
@@ -45,8 +49,9 @@ ENVIRONMENT_NAMES: dict[str, tuple[str, ...]] = {
     "passage_chars": ("SMALLAGENT_PASSAGE_CHARS",),
     "not_found_below": ("SMALLAGENT_NOT_FOUND_BELOW",),
     "escalate": ("SMALLAGENT_ESCALATE",),
+    "history": ("SMALLAGENT_HISTORY",),
 }
-SWITCH_SETTINGS = ("retrieve_first", "constrained_replies")
+SWITCH_SETTINGS = ("retrieve_first", "constrained_replies", "history")
 _SWITCH_WORDS = {"true": True, "1": True, "yes": True, "on": True}
 _SWITCH_WORDS |= {"false": False, "0": False, "no": False, "off": False}
 CAP_SETTINGS = ("num_predict_plan", "num_predict_tool", "num_predict_answer")
@@ -84,10 +89,16 @@ class Settings:
     not_found_below: float = 0.4
     # Larger models to try, in order, when a signal says the answer failed (escalation.py).
     escalate: tuple[str, ...] = ()
+    # Record every ask, chat turn and run task in the history log (`smallagent logs`); `--no-log`
+    # turns it off for one command.
+    history: bool = True
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def source_of(self, name: str) -> str:
         return self.sources.get(name, "default")
+
+    def with_source(self, name: str, source: str) -> Settings:
+        return replace(self, sources={**self.sources, name: source})
 
     def num_predict_caps(self) -> dict[Purpose, int]:
         return {
@@ -98,6 +109,46 @@ class Settings:
 
 
 SETTING_NAMES = tuple(f.name for f in fields(Settings) if f.name != "sources")
+INDEX_DATABASE = "meta.sqlite"  # index.DATABASE: the file that makes a folder an index
+
+
+def check_index_name(name: str, origin: str = "--index") -> str:
+    """An index name is one folder name: no path, nothing hidden.
+
+    >>> check_index_name("notes")
+    'notes'
+    """
+    if not name or name.startswith(".") or "/" in name or "\\" in name:
+        raise ConfigError(
+            f"{origin}: bad index name {name!r}", hint="use letters, digits, '-', '_' (no slashes)"
+        )
+    return name
+
+
+def user_data_dir() -> Path:
+    """Where the history log and, failing a nearer `indexes/`, the indexes live (XDG_DATA_HOME)."""
+    return Path(platformdirs.user_data_dir("smallagent"))
+
+
+def history_path() -> Path:
+    """The history log (`smallagent logs`)."""
+    return user_data_dir() / "history.sqlite"
+
+
+def holds_indexes(folder: Path) -> bool:
+    try:
+        return any((child / INDEX_DATABASE).is_file() for child in folder.iterdir())
+    except OSError:
+        return False
+
+
+def nearest_index_dir(cwd: Path) -> Path | None:
+    """The `indexes/` folder holding smallagent indexes in `cwd` or the nearest folder above it."""
+    for folder in (cwd, *cwd.parents):
+        candidate = folder / "indexes"
+        if candidate.is_dir() and holds_indexes(candidate):
+            return candidate
+    return None
 
 
 def normalize_host(value: str) -> str:
@@ -200,6 +251,8 @@ def _coerce(name: str, raw: Any, origin: str, base_dir: Path) -> Any:
         raise ConfigError(
             f"{origin}: embedding_precision must be {' or '.join(PRECISIONS)}, got {raw!r}"
         )
+    if name == "index":
+        return check_index_name(raw.strip(), origin)
     if name == "index_dir":
         path = Path(raw).expanduser()
         return path if path.is_absolute() else base_dir / path
@@ -250,7 +303,7 @@ def load_settings(
     if config_file is None and environ.get("SMALLAGENT_CONFIG"):
         config_file = Path(environ["SMALLAGENT_CONFIG"]).expanduser()
 
-    settings = Settings(index_dir=cwd / "indexes")
+    settings = Settings()
     sources: dict[str, str] = {}
     values: dict[str, Any] = {}
     for path in config_files(cwd, user_dir, config_file):
@@ -271,7 +324,48 @@ def load_settings(
         flag = "--" + name.replace("_", "-")
         values[name] = _coerce(name, str(raw) if isinstance(raw, Path) else raw, flag, cwd)
         sources[name] = flag
+    if "index_dir" not in values:
+        found = nearest_index_dir(cwd)
+        if found is not None:
+            values["index_dir"], sources["index_dir"] = found, "nearest indexes/ with indexes"
+        else:
+            values["index_dir"] = user_data_dir() / "indexes"
+            sources["index_dir"] = "default (user data directory)"
     return replace(settings, **values, sources=sources)
+
+
+def settings_report(
+    settings: Settings,
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> dict[str, Any]:
+    """What `smallagent config show` prints: each setting, its value and where it came from, and
+    the files and folders smallagent reads and writes."""
+    environ = os.environ if environ is None else environ
+    cwd = Path.cwd() if cwd is None else cwd
+    if config_file is None and environ.get("SMALLAGENT_CONFIG"):
+        config_file = Path(environ["SMALLAGENT_CONFIG"]).expanduser()
+    user_file = default_user_config_dir() / "config.toml"
+    candidates = [config_file] if config_file else [user_file, cwd / PROJECT_CONFIG_NAME]
+    return {
+        "settings": [
+            {
+                "name": name,
+                "value": str(value) if isinstance(value, Path) else value,
+                "source": settings.source_of(name),
+            }
+            for name in SETTING_NAMES
+            for value in [getattr(settings, name)]
+        ],
+        "config_files": [
+            {"path": str(path), "exists": path.is_file()} for path in candidates if path
+        ],
+        "index_dir": str(settings.index_dir),
+        "cache_dir": str(platformdirs.user_cache_dir("smallagent")),
+        "data_dir": str(user_data_dir()),
+        "history_log": str(history_path()),
+    }
 
 
 # --------------------------------------------------------------- the options of one question

@@ -26,7 +26,14 @@ class ConfigError(SmallagentError):
     exit_code = 2
 
 
-class OptionError(SmallagentError):
+class BadInput(SmallagentError):
+    """What the user typed cannot be used (an empty question, `-k 0`, a bad index name): exit 2,
+    like a usage error, apart from a failure while working (exit 1)."""
+
+    exit_code = 2
+
+
+class OptionError(BadInput):
     """An option with a value it cannot take. It names the option, not the place it was written
     (a flag, a task file): whoever read the value says where, e.g. `--max-steps` or `max_steps`."""
 

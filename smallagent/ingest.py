@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from smallagent.chunking import Chunk, ChunkingConfig, WordPieceCounter, chunk_document
 from smallagent.config import Settings
@@ -43,14 +43,19 @@ class IngestOptions:
     rebuild: bool = False
     checkpoint_every_s: float = 30.0  # the most work a crash can cost
     embed_batch_chunks: int = 256
+    progress_every_chunks: int = 32  # the progress bar moves this often while embedding
 
 
 @dataclass(frozen=True)
 class Progress:
+    """`done` files of `total` are in the index (their chunks embedded); `chunks` chunks are
+    embedded so far, in `embed_seconds` of embedding."""
+
     phase: Literal["scan", "embed"]
     done: int
     total: int
     chunks: int = 0
+    embed_seconds: float = 0.0
 
 
 @dataclass
@@ -138,14 +143,32 @@ def ingest(
 
         batch: list[_Pending] = []
         last_commit = time.monotonic()
+        files_embedded = 0
+
+        def embedded_so_far() -> None:
+            on_progress(Progress("embed", files_embedded, len(to_process), report.chunks_added,
+                                 report.embed_seconds))  # fmt: skip
+
+        def embed(texts: list[str]) -> Any:
+            """The vectors of `texts`, reporting progress every few chunks."""
+            import numpy
+
+            step = options.progress_every_chunks
+            parts, started = [], time.perf_counter()
+            for first in range(0, len(texts), step):
+                parts.append(embedder.embed(texts[first : first + step]))
+                embedded = report.chunks_added + first + len(parts[-1])
+                seconds = report.embed_seconds + time.perf_counter() - started
+                on_progress(Progress("embed", files_embedded, len(to_process), embedded, seconds))
+            return numpy.concatenate(parts)
 
         def flush() -> None:
-            nonlocal last_commit
+            nonlocal last_commit, files_embedded
             texts = [chunk.embedding_text for pending in batch for chunk in pending.chunks]
             vectors = None
             if texts:
                 with meter.measuring() as work:
-                    vectors = embedder.embed(texts)
+                    vectors = embed(texts)
                 figure = cpu_energy(work, cores)
                 previous_joules = report.embedding_energy.joules if report.embedding_energy else 0
                 total_joules = previous_joules + figure.joules
@@ -170,12 +193,13 @@ def ingest(
                     report.added += 1
                 else:
                     report.updated += 1
+                files_embedded += 1
             batch.clear()
             if not options.rebuild and time.monotonic() - last_commit >= options.checkpoint_every_s:
                 writer.commit()
                 last_commit = time.monotonic()
 
-        for done, (found, data, digest) in enumerate(to_process, start=1):
+        for found, data, digest in to_process:
             try:
                 document = load_document(found.path, data)
                 chunks = chunk_document(document, counter, options.chunking)
@@ -188,6 +212,7 @@ def ingest(
                 if str(found.path) in known:  # its old chunks describe content that is gone
                     report.chunks_removed += writer.remove_document(str(found.path))
                     report.removed += 1
+                files_embedded += 1  # done with: nothing of it to embed
             else:
                 if warning := run_together_warning(document):
                     report.warnings.append(Skipped(found.path, warning))
@@ -195,8 +220,9 @@ def ingest(
                 batch.append(_Pending(found, digest, document, chunks, is_new))
                 if sum(len(pending.chunks) for pending in batch) >= options.embed_batch_chunks:
                     flush()
-            on_progress(Progress("embed", done, len(to_process), report.chunks_added))
+            embedded_so_far()
         flush()
+        embedded_so_far()
         writer.commit()
     report.seconds = time.perf_counter() - started
     return report

@@ -416,6 +416,16 @@ class OllamaServer:
             listing = self._client.list()
         return sorted(entry.model for entry in listing.models if entry.model)
 
+    def model_sizes(self) -> dict[str, int]:
+        """Each model on the server, by name, with its size on disk in bytes."""
+        with _translated_errors(self.host):
+            listing = self._client.list()
+        return {entry.model: int(entry.size or 0) for entry in listing.models if entry.model}
+
+    def describe(self, name: str) -> ModelInfo:
+        """What `ollama show NAME` says (parameters, quantization, context, capabilities)."""
+        return OllamaModel(self.host, name, timeout_s=self._timeout_s).info()
+
     def require(self, models: Sequence[str]) -> None:
         """The server answers and has every one of `models`; else say which to pull."""
         available = self.model_names()

@@ -34,6 +34,7 @@ from smallagent.paths import display_path
 
 if TYPE_CHECKING:
     from smallagent.doctor import Check
+    from smallagent.history import EnergyTotal, Entry
     from smallagent.index import IndexSummary
     from smallagent.ingest import IngestReport
     from smallagent.ingest import Progress as IngestProgress
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from smallagent.retrieval import Hit
     from smallagent.tasks.report import Table
     from smallagent.tasks.runlog import TaskResult
+    from smallagent.types import ModelInfo
 
 
 def console(stderr: bool = False) -> Console:
@@ -60,6 +62,20 @@ def doctor_header(out: Console, version: str, settings: Settings) -> None:
         )
 
 
+def doctor_json(version: str, settings: Settings, checks: Sequence[Check]) -> str:
+    return json.dumps(
+        {
+            "version": version,
+            "settings": {
+                name: {"value": str(getattr(settings, name)), "source": settings.source_of(name)}
+                for name in ("ollama_host", "model", "index_dir")
+            },
+            "checks": [asdict(finding) for finding in checks],
+            "ready": all(finding.status != "fail" for finding in checks),
+        }
+    )
+
+
 def check(out: Console, finding: Check) -> None:
     out.print(f"{_CHECK_LABEL[finding.status]} [bold]{finding.name}[/]: {finding.detail}")
     if finding.fix:
@@ -71,25 +87,28 @@ def check(out: Console, finding: Check) -> None:
 
 @contextmanager
 def ingest_progress(out: Console) -> Iterator[Callable[[IngestProgress], None]]:
-    """A transient bar: scanning, then embedding, files done of all and chunks so far."""
+    """A transient bar: scanning, then embedding: files in the index of all, and the chunks
+    embedded so far with their rate (the bar moves every few chunks, not only per file)."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[chunks]} chunks"),
+        TextColumn("files · {task.fields[chunks]} chunks · {task.fields[rate]}"),
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=out, transient=True) as progress:
-        task = progress.add_task("scanning", total=None, chunks=0)
+        task = progress.add_task("scanning", total=None, chunks=0, rate="")
 
         def on_progress(update: IngestProgress) -> None:
             description = "scanning" if update.phase == "scan" else "embedding"
+            rate = update.chunks / update.embed_seconds if update.embed_seconds > 0 else 0.0
             progress.update(
                 task,
                 description=description,
                 completed=update.done,
                 total=update.total,
                 chunks=update.chunks,
+                rate=f"{rate:.1f} chunks/s" if rate else "",
             )
 
         yield on_progress
@@ -183,6 +202,23 @@ def index_line(summary: IndexSummary) -> str:
     )
 
 
+def index_row(summary: IndexSummary) -> dict[str, Any]:
+    spec = summary.spec
+    return {
+        "name": summary.name,
+        "directory": str(summary.directory),
+        "documents": summary.documents,
+        "chunks": summary.chunks,
+        "embedder": spec.embedder,
+        "dimension": spec.dimension,
+        "max_tokens": spec.max_tokens,
+        "overlap_tokens": spec.overlap_tokens,
+        "format_version": spec.format_version,
+        "bytes": summary.bytes_on_disk,
+        "updated_at": summary.updated_at,
+    }
+
+
 def index_info(summary: IndexSummary) -> list[str]:
     spec = summary.spec
     updated = datetime.datetime.fromtimestamp(summary.updated_at).isoformat(timespec="seconds")
@@ -201,6 +237,30 @@ def index_info(summary: IndexSummary) -> list[str]:
 
 
 # ---------------------------------------------------------------- models
+
+
+def model_row(info: ModelInfo, size_bytes: int) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "size_bytes": size_bytes,
+        "parameters": info.parameter_size,
+        "quantization": info.quantization,
+        "context_length": info.context_length,
+        "capabilities": list(info.capabilities),
+        "family": info.family,
+    }
+
+
+def models_table(out: Console, models: Sequence[tuple[ModelInfo, int]]) -> None:
+    shown = RichTable(box=None, pad_edge=False)
+    for name in ("name", "size", "parameters", "quantization", "context", "capabilities"):
+        shown.add_column(name, justify="right" if name in ("size", "context") else "left")
+    for info, size in models:
+        shown.add_row(
+            escape(info.name), f"{size / 1e9:.1f} GB", info.parameter_size, info.quantization,
+            str(info.context_length or ""), ", ".join(info.capabilities),
+        )  # fmt: skip
+    out.print(shown)
 
 
 @contextmanager
@@ -265,3 +325,78 @@ def not_passed(out: Console, results: Sequence[TaskResult]) -> None:
             out.print(
                 f"[red]{r.status}[/] {escape(r.task_id)} ({escape(r.model)}): {escape(r.why())}"
             )
+
+
+# ---------------------------------------------------------------- settings and history
+
+
+def settings_report(out: Console, report: dict[str, Any]) -> None:
+    """`config show`: the settings as a table, then the paths."""
+    shown = RichTable(box=None, pad_edge=False)
+    for name in ("setting", "value", "from"):
+        shown.add_column(name)
+    for row in report["settings"]:
+        shown.add_row(row["name"], escape(str(row["value"])), escape(row["source"]))
+    out.print(shown)
+    for item in report["config_files"]:
+        state = "" if item["exists"] else " (absent)"
+        out.print(f"config file  {escape(item['path'])}{state}")
+    for label, key in (("index dir", "index_dir"), ("cache dir", "cache_dir"),
+                       ("data dir", "data_dir"), ("history log", "history_log")):  # fmt: skip
+        out.print(f"{label:12} {escape(report[key])}")
+
+
+def _when(at: float) -> str:
+    return datetime.datetime.fromtimestamp(at).isoformat(sep=" ", timespec="minutes")
+
+
+def history(out: Console, entries: Sequence[Entry]) -> None:
+    """`logs`: newest first, one entry in two lines."""
+    if not entries:
+        out.print("no entries in the history log")
+    for entry in entries:
+        out.print(
+            f"[bold]#{entry.id}[/] [dim]{_when(entry.at)} · {entry.kind} · {escape(entry.model)} · "
+            f"{entry.steps} steps · {entry.prompt_tokens}+{entry.generated_tokens} tok · "
+            f"{entry.seconds:.1f} s · {entry.wh:.4f} Wh ({escape(entry.wh_method)}) · "
+            f"{escape(entry.exit_state)}[/]"
+        )
+        answer = " ".join(entry.answer.split())
+        out.print(f"  [cyan]?[/] {escape(' '.join(entry.question.split())[:200])}", soft_wrap=True)
+        if answer:
+            out.print(f"  [green]→[/] {escape(answer[:300])}", soft_wrap=True)
+
+
+def energy_totals(out: Console, totals: Sequence[EnergyTotal]) -> None:
+    """`logs energy`: per day and model, a total row, and where each column comes from."""
+    if not totals:
+        out.print("no entries in the history log")
+        return
+    shown = RichTable(title="energy by day and model", title_justify="left")
+    columns = ("day", "model", "questions", "gen tok", "Wh", "gCO2e", "same tok, this model",
+               "same tok, 70B")  # fmt: skip
+    for number, name in enumerate(columns):
+        shown.add_column(name, justify="left" if number < 2 else "right")
+    for total in totals:
+        shown.add_row(
+            total.day, escape(total.model), str(total.entries), str(total.generated_tokens),
+            f"{total.wh:.4f}", f"{total.gco2e:.3f}", f"{total.same_method_wh:.4f}",
+            f"{total.reference_wh:.4f}",
+        )  # fmt: skip
+    wh = sum(total.wh for total in totals)
+    same = sum(total.same_method_wh for total in totals)
+    reference = sum(total.reference_wh for total in totals)
+    shown.add_row(
+        "all", "", str(sum(total.entries for total in totals)),
+        str(sum(total.generated_tokens for total in totals)), f"{wh:.4f}",
+        f"{sum(total.gco2e for total in totals):.3f}", f"{same:.4f}", f"{reference:.4f}",
+    )  # fmt: skip
+    out.print(shown)
+    saving = f" ({100 * (1 - same / reference):.0f}% less)" if reference > 0 else ""
+    out.print(
+        "Wh and gCO2e: this machine's figures, measured or modeled as each entry says "
+        "(`smallagent logs`). The last two columns price the same generated tokens with "
+        f"EcoLogits' GPU model at batch 1 for these models and for a 70B one{saving}: "
+        "like with like, not comparable with the local Wh.",
+        soft_wrap=False,
+    )

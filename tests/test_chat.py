@@ -10,8 +10,17 @@ from typing import Any
 from typer.testing import CliRunner
 
 from smallagent.agent import Result
-from smallagent.chat import Conversation, command, fit_history, turn_messages
+from smallagent.chat import (
+    HELP,
+    Conversation,
+    command,
+    fit_history,
+    read_question,
+    run_chat,
+    turn_messages,
+)
 from smallagent.cli import app
+from smallagent.errors import ModelNotFoundError
 from smallagent.types import Message, Usage
 from tests.standin_ollama import MODEL, StandInOllama, chunk, final
 
@@ -63,7 +72,9 @@ def test_commands() -> None:
     assert [command(line) for line in ("/exit", "/quit", "/reset", "/sources", "/energy")] == [
         "exit", "exit", "reset", "sources", "energy",
     ]  # fmt: skip
-    assert command("/help") == "unknown"
+    assert command("/help") == "help"  # issue 13: was unknown
+    assert command("/model qwen2.5:3b") == "model"
+    assert command("/bogus") == "unknown"
     assert command("what does /etc/hosts hold?") is None
 
 
@@ -101,3 +112,98 @@ def test_chat_carries_turns_until_reset(isolated_env: Path) -> None:
     assert "commands: /reset /sources /energy /escalate /exit" in output
     assert "history cleared" in output
     assert output.count("energy 0.") == 4  # after each of the three answers, and for /energy
+
+
+def test_triple_quotes_read_a_question_of_several_lines() -> None:
+    def reader(lines: list[str]):  # type: ignore[no-untyped-def]
+        given = iter(lines)
+        return lambda prompt: next(given)
+
+    assert read_question(reader(["  plain  "])) == "plain"
+    assert read_question(reader(['"""one line"""'])) == "one line"
+    assert read_question(reader(['"""first', "  second", 'third"""'])) == "first\n  second\nthird"
+    assert read_question(reader(['"""', "body", '"""'])) == "body"
+
+
+class FakeHost:
+    """A scripted terminal and agent: lines in, what was said and asked recorded."""
+
+    def __init__(self, lines: list[str | type[BaseException]], stop_on: str = "") -> None:
+        self.lines = iter(lines)
+        self.said: list[str] = []
+        self.asked: list[tuple[str, int]] = []
+        self.models: list[str] = []
+        self.stop_on = stop_on
+
+    def read_line(self, prompt: str) -> str:
+        line = next(self.lines, EOFError)
+        if isinstance(line, type):
+            raise line()
+        return line
+
+    def say(self, text: str) -> None:
+        self.said.append(text)
+
+    larger_models = 0  # how many models /escalate can still go up to
+
+    def answer(self, question: str, history: list[Message], escalate: bool = False) -> Result:
+        self.asked.append((question + (" (escalated)" if escalate else ""), len(history)))
+        if escalate:
+            self.larger_models -= 1
+        if question == self.stop_on:
+            raise KeyboardInterrupt  # Ctrl-C while the answer is written
+        return result(f"answer to {question}")
+
+    def cannot_escalate(self) -> str:
+        return "" if self.larger_models > 0 else "no larger model to ask"
+
+    def show_sources(self) -> None:
+        self.said.append("<sources>")
+
+    def show_energy(self, result: Result) -> None:
+        self.said.append(f"<energy of {result.answer}>")
+
+    def switch_model(self, name: str) -> None:
+        if name == "missing:1b":
+            raise ModelNotFoundError("not on the server: missing:1b", hint="pull it")
+        self.models.append(name)
+
+
+def test_ctrl_c_stops_an_answer_and_the_chat_goes_on() -> None:
+    host = FakeHost(["first", "slow one", KeyboardInterrupt, "/energy", "after"], "slow one")
+    run_chat(host, Conversation(token_budget=1000))
+    # the stopped question is not carried into the next one's history
+    assert host.asked == [("first", 0), ("slow one", 2), ("after", 2)]
+    assert host.said == [
+        "stopped; the chat goes on",
+        "(/exit or Ctrl-D leaves)",
+        "<energy of answer to first>",
+    ]
+
+
+def test_help_model_and_multiline_in_the_loop() -> None:
+    lines: list[str | type[BaseException]] = [
+        "/help", "/model", "/model missing:1b", "/model qwen2.5:3b", '"""a', 'b"""', "/exit", "x",
+    ]  # fmt: skip
+    host = FakeHost(lines)
+    run_chat(host, Conversation(token_budget=1000))
+    assert host.said == [
+        HELP,
+        "usage: /model NAME",
+        "error: not on the server: missing:1b (pull it)",
+        "model: qwen2.5:3b",
+    ]
+    assert host.models == ["qwen2.5:3b"]
+    assert host.asked == [("a\nb", 0)]  # and nothing after /exit
+
+
+def test_escalate_asks_the_last_question_again_in_place_of_its_answer() -> None:
+    host = FakeHost(["/escalate", "first", "second", "/escalate", "/escalate"])
+    host.larger_models = 1
+    conversation = Conversation(token_budget=1000)
+    run_chat(host, conversation)
+    assert host.said == ["nothing to escalate yet: ask a question first", "no larger model to ask"]
+    # the escalated question sees the history before its first asking, not its own answer
+    assert host.asked == [("first", 0), ("second", 2), ("second (escalated)", 2)]
+    contents = [message.content for message in conversation.history]
+    assert contents == ["first", "answer to first", "second", "answer to second"]  # once, not twice

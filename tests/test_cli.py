@@ -30,7 +30,8 @@ def test_help_lists_the_commands(isolated_env: Path) -> None:
     assert result.exit_code == 0
     panel = result.output[result.output.index("Commands") :]
     listed = re.findall(r"^│ (\w+) ", panel, re.MULTILINE)  # a row's first word: its command
-    assert listed == ["doctor", "ask", "chat", "run", "ingest", "search", "models", "index"]
+    commands = ["doctor", "ask", "chat", "run", "ingest", "search", "models", "index", "config"]
+    assert listed == [*commands, "logs"]
 
 
 def modules_after_help() -> set[str]:
@@ -85,7 +86,7 @@ def test_ask_with_server_down_is_one_clean_error(
 
 def test_empty_question_is_refused(isolated_env: Path) -> None:
     result = runner.invoke(app, ["ask", "   "])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input (issue 13: was 1)
     assert "the question is empty" in result.output
 
 
@@ -130,6 +131,6 @@ def test_ask_refuses_what_a_task_file_refuses(
 ) -> None:
     # Checked by config.AskOptions before the server is asked anything: no server is running.
     result = runner.invoke(app, ["--ollama-host", "127.0.0.1:9", "ask", *flags, "hi"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input (issue 13: was 1)
     first, *_ = result.output.splitlines()
     assert first.startswith("error: --") and first.endswith(message)

@@ -4,7 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from smallagent.config import AskOptions, Settings, load_settings, normalize_host
+from smallagent.config import (
+    AskOptions,
+    Settings,
+    load_settings,
+    normalize_host,
+    settings_report,
+    user_data_dir,
+)
 from smallagent.energy import energy_settings
 from smallagent.errors import ConfigError, OptionError
 
@@ -41,8 +48,48 @@ def test_defaults_when_nothing_is_configured(tmp_path: Path) -> None:
     settings = _load(tmp_path)
     assert settings.model == "qwen2.5:3b"
     assert settings.ollama_host == "http://127.0.0.1:11434"
-    assert settings.index_dir == tmp_path / "indexes"
+    # issue 13: no longer ./indexes, which made indexes depend on the current folder
+    assert settings.index_dir == user_data_dir() / "indexes"
+    assert settings.source_of("index_dir") == "default (user data directory)"
     assert settings.source_of("model") == "default"
+
+
+def test_the_nearest_indexes_folder_holding_indexes_wins_from_any_subfolder(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "indexes" / "examples").mkdir(parents=True)
+    deep = tmp_path / "a" / "b"
+    (deep / "indexes").mkdir(parents=True)  # empty: not smallagent's, passed over
+    assert _load(deep).index_dir == user_data_dir() / "indexes"
+    (tmp_path / "indexes" / "examples" / "meta.sqlite").write_bytes(b"")
+    settings = _load(deep)
+    assert settings.index_dir == tmp_path / "indexes"
+    assert settings.source_of("index_dir") == "nearest indexes/ with indexes"
+    flagged = _load(deep, flags={"index_dir": tmp_path / "elsewhere"})
+    assert flagged.index_dir == tmp_path / "elsewhere"
+    assert flagged.source_of("index_dir") == "--index-dir"
+    from_env = _load(deep, environ={"SMALLAGENT_INDEX_DIR": "x"})
+    assert from_env.index_dir == deep / "x"
+
+
+def test_a_bad_index_name_is_a_config_error(tmp_path: Path) -> None:
+    for bad in ("../etc", ".hidden", "a/b", ""):
+        with pytest.raises(ConfigError) as caught:
+            _load(tmp_path, flags={"index": bad})
+        assert caught.value.exit_code == 2
+
+
+def test_settings_report_names_every_setting_and_path(tmp_path: Path) -> None:
+    settings = _load(tmp_path, flags={"model": "m"}, environ={"SMALLAGENT_HISTORY": "off"})
+    report = settings_report(settings, environ={}, cwd=tmp_path)
+    rows = {row["name"]: row for row in report["settings"]}
+    assert set(rows) == {name for name in Settings.__dataclass_fields__ if name != "sources"}
+    assert rows["model"] == {"name": "model", "value": "m", "source": "--model"}
+    assert rows["history"] == {"name": "history", "value": False, "source": "$SMALLAGENT_HISTORY"}
+    assert report["history_log"] == str(user_data_dir() / "history.sqlite")
+    assert [item["path"] for item in report["config_files"]][-1] == str(
+        tmp_path / "smallagent.toml"
+    )
 
 
 def test_layers_apply_in_order_user_project_env_flags(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 import smallagent.index
 import smallagent.ingest
 from smallagent.cli import app
+from smallagent.config import user_data_dir
 from smallagent.documents import UnusableFile, load_document, scan
 from smallagent.errors import IndexDamagedError, IndexStoreError
 from smallagent.index import IndexReader, check_index
@@ -256,7 +257,7 @@ def test_every_bad_file_is_a_listed_skip_or_failure_and_the_index_stays_sound(
             "cannot index: RecursionError: maximum recursion depth exceeded",
         )
     ]
-    index = isolated_env / "indexes" / "notes"
+    index = user_data_dir() / "indexes" / "notes"  # issue 13: no indexes/ near, so the data dir
     _assert_sound(index)
     with IndexReader(index) as reader:
         paths = sorted(document.path for document in reader.documents())
@@ -285,7 +286,7 @@ def test_every_bad_file_is_a_listed_skip_or_failure_and_the_index_stays_sound(
     assert (sound.exit_code, sound.stdout.splitlines()[-1]) == (0, "index notes is sound")
     ghost = _cli("index", "check", "ghost")
     assert ghost.exit_code == 1 and "error: no index at" in ghost.output
-    assert not (isolated_env / "indexes" / "ghost").exists()
+    assert not (user_data_dir() / "indexes" / "ghost").exists()
 
 
 def test_an_updated_file_reports_the_chunks_it_replaced(

@@ -233,3 +233,34 @@ def test_kill_9_mid_ingest_leaves_a_usable_index_and_the_next_run_finishes(
         assert sum(document.chunk_count for document in reader.documents()) == chunks
         hits = Retriever(reader, embedder).search("W" + str(79 * 7919), k=1)
         assert hits[0].path.endswith("note079.txt")
+
+
+class CountingEmbedder:
+    """The embedder's tokenizer (for chunking), unit vectors instead of its model: fast."""
+
+    def __init__(self) -> None:
+        from smallagent.embeddings import EmbedderId
+
+        self.identity = EmbedderId("all-MiniLM-L6-v2")
+        self.name = self.identity.recorded
+        self.dimension = 4
+
+    def embed(self, texts):  # type: ignore[no-untyped-def]
+        import numpy as np
+
+        vectors = np.zeros((len(texts), self.dimension), dtype="float32")
+        vectors[:, 0] = 1.0
+        return vectors
+
+
+def test_progress_moves_per_chunk_embedded_and_says_done_only_when_it_is(tmp_path: Path) -> None:
+    files = {f"n{n}.txt": f"Note {n} says the word is W{n}.\n" for n in range(6)}
+    corpus = _corpus(tmp_path / "docs", files)
+    updates = []
+    options = IngestOptions(roots=(corpus,), progress_every_chunks=2)
+    report = ingest(tmp_path / "idx", CountingEmbedder(), options, updates.append)
+    embedding = [u for u in updates if u.phase == "embed"]
+    # all six files fit one batch: before issue 13 the bar said 6/6 while they were embedded
+    assert [u.chunks for u in embedding if 0 < u.chunks < report.chunks_added] == [2, 4]
+    assert all(u.chunks == report.chunks_added for u in embedding if u.done == u.total)
+    assert embedding[-1].done == embedding[-1].total == 6

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from smallagent.cli import app
+from smallagent.config import user_data_dir
 from smallagent.embeddings import OnnxEmbedder, onnx_cache_path
 from smallagent.index import IndexReader
 from smallagent.ingest import IngestOptions, ingest
@@ -98,10 +99,11 @@ def test_cli_ingest_search_and_index_commands(docs: Path, onnx_cache: Path) -> N
 
     kept = runner.invoke(app, ["index", "rm", "default"], input="n\n")
     assert kept.exit_code == 1
-    assert (Path("indexes") / "default").is_dir()
+    # issue 13: with no indexes/ folder holding indexes nearby, they live in the user data dir
+    assert (user_data_dir() / "indexes" / "default").is_dir()
     removed = runner.invoke(app, ["index", "rm", "default", "--yes"])
     assert removed.exit_code == 0
-    assert not (Path("indexes") / "default").exists()
+    assert not (user_data_dir() / "indexes" / "default").exists()
 
 
 def test_cli_ingest_lists_a_run_together_pdf_and_strict_fails(docs: Path, onnx_cache: Path) -> None:
