@@ -44,12 +44,17 @@ ENVIRONMENT_NAMES: dict[str, tuple[str, ...]] = {
     "constrained_replies": ("SMALLAGENT_CONSTRAINED_REPLIES",),
     "passage_chars": ("SMALLAGENT_PASSAGE_CHARS",),
     "not_found_below": ("SMALLAGENT_NOT_FOUND_BELOW",),
+    "decompose": ("SMALLAGENT_DECOMPOSE",),
 }
 SWITCH_SETTINGS = ("retrieve_first", "constrained_replies")
 _SWITCH_WORDS = {"true": True, "1": True, "yes": True, "on": True}
 _SWITCH_WORDS |= {"false": False, "0": False, "no": False, "off": False}
 CAP_SETTINGS = ("num_predict_plan", "num_predict_tool", "num_predict_answer")
 SMALLEST_CAP = 16  # fewer tokens cannot hold a tool call
+# Plan a task into sub-goals (smallagent/planner.py): never; when a cheap rule calls it
+# multi-step; or every task.
+DecomposeMode = Literal["off", "auto", "always"]
+DECOMPOSE_MODES: tuple[DecomposeMode, ...] = ("off", "auto", "always")
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,8 @@ class Settings:
     # dev split between answerable questions (lowest 0.44) and unanswerable ones (14 of 15 below
     # 0.38): docs/benchmarks.md, "Not found, by coverage".
     not_found_below: float = 0.4
+    # Plan multi-step tasks into sub-goals, each run and checked on its own (issue 15).
+    decompose: DecomposeMode = "off"
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def source_of(self, name: str) -> str:
@@ -176,6 +183,12 @@ def _coerce(name: str, raw: Any, origin: str, base_dir: Path) -> Any:
                 f"{origin}: not_found_below must be a share from 0 (off) to below 1; got {raw!r}"
             )
         return share
+    if name == "decompose":
+        if str(raw).strip().lower() not in DECOMPOSE_MODES:
+            raise ConfigError(
+                f"{origin}: decompose must be {', '.join(DECOMPOSE_MODES)}; got {raw!r}"
+            )
+        return str(raw).strip().lower()
     if name == "request_timeout_s":
         try:
             seconds = float(raw)
