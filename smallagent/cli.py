@@ -246,6 +246,7 @@ def ask(
     """Answer a question with the agent: live step-by-step trace, sources, and the energy used."""
     # see the module docstring
     from smallagent.assistant import build_assistant
+    from smallagent.planner import task_run
     from smallagent.trace import LiveReply, render_result, render_step, result_event, step_event
 
     settings = _settings(ctx)
@@ -278,7 +279,8 @@ def ask(
         for note in assistant.notes:
             console.print(f"[yellow]note:[/] {note}")
         live = LiveReply(console) if console.is_terminal and not (as_json or quiet) else None
-        run = assistant.ask(question, on_text=live.add if live else None)
+        on_text = live.add if live else None
+        run = task_run(assistant, question, settings.decompose, on_text=on_text)
         with live or contextlib.nullcontext():
             for step in run:
                 steps.append(step)

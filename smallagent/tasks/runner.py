@@ -17,6 +17,7 @@ from smallagent.assistant import build_assistant
 from smallagent.config import Settings
 from smallagent.energy import EnergySettings, RunEnergy
 from smallagent.errors import ModelNotFoundError, OllamaUnreachableError, SmallagentError
+from smallagent.planner import task_run
 from smallagent.tasks.checks import command_runner, evaluate
 from smallagent.tasks.runlog import Status, TaskResult
 from smallagent.tasks.taskfile import Task, TaskFileError
@@ -93,7 +94,7 @@ def assistant_executor(
             if "search" in options.tools and "search" not in assistant.tools:
                 problem = "; ".join(assistant.notes) or "no search tool"
                 return TaskResult(task.id, model, "error", fingerprint, error=problem)
-            run = assistant.ask(task.prompt)
+            run = task_run(assistant, task.prompt, run_settings.decompose)
             steps: list[Step] = []
             try:
                 steps.extend(run)
