@@ -25,7 +25,6 @@ import json
 import os
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -74,7 +73,7 @@ def prepare(max_steps: int, num_ctx: int) -> dict[str, list[multistep.MultiTask]
     BUILD.mkdir(parents=True, exist_ok=True)
     for split, tasks in by_split.items():
         (BUILD / f"tasks-{split}.json").write_text(
-            json.dumps(multistep.task_file(tasks, settings), indent=1, ensure_ascii=False) + "\n"
+            json.dumps(questions.task_file(tasks, settings), indent=1, ensure_ascii=False) + "\n"
         )
     return by_split
 
@@ -82,39 +81,13 @@ def prepare(max_steps: int, num_ctx: int) -> dict[str, list[multistep.MultiTask]
 def run_mode(
     task_file: Path, ids: Sequence[str], alias: str, host: str, mode: str, out: Path
 ) -> dict[str, dict[str, Any]]:
-    results = out / f"smallagent-{mode}.jsonl"
-    results.unlink(missing_ok=True)
-    command = [
-        str(qa_bench.SMALLAGENT),
-        "--ollama-host",
-        host,
-        "--index-dir",
-        str(qa_bench.INDEX_DIR),
-        "run",
-        str(task_file),
-        "--model",
-        alias,
-        "--results",
-        str(results),
-        "--only",
-        ",".join(ids),
-    ]
-    environment = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "SMALLAGENT_REQUEST_TIMEOUT": "1800",
-        "SMALLAGENT_DECOMPOSE": mode,
-    }
-    completed = subprocess.run(
-        command, cwd=task_file.parent, capture_output=True, text=True, check=False, env=environment
-    )
-    (out / f"smallagent-{mode}.stdout").write_text(completed.stdout + completed.stderr)
-    if completed.returncode not in (0, 1):
-        say(f"smallagent run ({mode}) exited {completed.returncode}: {completed.stderr[-300:]}")
-    if not results.exists():
-        return {}
-    rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
-    return {row["task_id"]: row for row in rows}
+    """`smallagent run` on the task file, as the question benchmark runs it, in one mode."""
+    out.mkdir(parents=True, exist_ok=True)
+    os.environ["SMALLAGENT_DECOMPOSE"] = mode  # the run's environment is this one's
+    try:
+        return qa_bench.run_smallagent(task_file, list(ids), alias, host, out)
+    finally:
+        del os.environ["SMALLAGENT_DECOMPOSE"]
 
 
 def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -215,8 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for mode in modes:
                     qa_bench.warm_up(host, alias)
                     say(f"{model}, decompose {mode}: {len(ids)} tasks")
+                    out = run_dir / f"{model.replace(':', '_')}-{mode}"
                     found = run_mode(
-                        BUILD / f"tasks-{args.split}.json", ids, alias, host, mode, run_dir
+                        BUILD / f"tasks-{args.split}.json", ids, alias, host, mode, out
                     )
                     mine = []
                     for task in chosen:
@@ -228,13 +202,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 "id": task.id,
                                 "shape": task.shape,
                                 "ran": bool(row),
-                                "passed": row.get("status") == "pass",
-                                "stop": row.get("stop_reason") or row.get("status") or "missing",
+                                "passed": bool(row.get("passed")),
+                                "stop": row.get("stop", "missing"),
                                 "steps": row.get("steps", 0),
-                                "prompt_tokens": row.get("prompt_tokens", 0),
-                                "generated_tokens": row.get("generated_tokens", 0),
+                                "prompt_tokens": row.get("own_prompt_tokens", 0),
+                                "generated_tokens": row.get("own_generated_tokens", 0),
                                 "seconds": row.get("seconds", 0.0),
-                                "wh": row.get("wh", 0.0),
+                                "wh": row.get("own_wh", 0.0),
                                 "error": row.get("error", ""),
                             }
                         )
@@ -258,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "duration_s": round(time.perf_counter() - began, 1),
             "split": args.split,
             "task_set": {
-                "split_fingerprint": multistep.fingerprint(by_split[args.split]),
+                "split_fingerprint": questions.fingerprint(by_split[args.split]),
                 "asked": len(chosen),
             },
             "settings": {"max_steps": args.max_steps, "num_ctx": args.num_ctx, "modes": modes},

@@ -145,7 +145,7 @@ def test_the_splits_share_no_file_and_the_same_corpus_gives_the_same_tasks(
     assert files["dev"] and files["test"] and not files["dev"] & files["test"]
     ids = [task.id for tasks in first.values() for task in tasks]
     assert len(ids) == len(set(ids)) == 2 * 2 * len(multistep.SHAPES)
-    assert multistep.fingerprint(first["dev"]) != multistep.fingerprint(first["test"])
+    assert questions.fingerprint(first["dev"]) != questions.fingerprint(first["test"])
 
 
 def test_the_task_files_load_and_the_planner_calls_every_task_multi_step(
@@ -155,7 +155,7 @@ def test_the_task_files_load_and_the_planner_calls_every_task_multi_step(
     tasks = build(built)["dev"]
     settings = {"workdir": str(root), "tools": ["search", "read_file", "shell"], "max_steps": 6}
     path = tmp_path / "tasks-dev.json"
-    path.write_text(json.dumps(multistep.task_file(tasks, settings)))
+    path.write_text(json.dumps(questions.task_file(tasks, settings)))
     loaded = load_task_file(path)
     assert [task.id for task in loaded] == [task.id for task in tasks]
     assert all(looks_multi_step(task.prompt) for task in tasks)

@@ -21,7 +21,6 @@ gives the same tasks on any machine; dev and test draw from disjoint files, term
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -396,19 +395,3 @@ def sample(tasks: Sequence[MultiTask], per_shape: int) -> list[MultiTask]:
         if len(first[task.shape]) < per_shape:
             first[task.shape].append(task)
     return [task for shape in SHAPES for task in first.get(shape, [])]
-
-
-def fingerprint(tasks: Sequence[MultiTask]) -> str:
-    text = json.dumps([asdict(task) for task in tasks], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def task_file(tasks: Sequence[MultiTask], settings: Mapping[str, Any]) -> dict[str, Any]:
-    """A `smallagent run` task file: shared settings as defaults, one regex check per task."""
-    return {
-        "defaults": dict(settings),
-        "tasks": [
-            {"id": task.id, "prompt": task.prompt, "checks": {"regex": task.pattern}}
-            for task in tasks
-        ],
-    }
