@@ -59,7 +59,7 @@ PLAN_SYSTEM = (
     "documents, one read-only shell command (wc, ls, grep, find), or reading one file.\n"
     'Reply with one JSON object: {"steps": ["<step 1>", "<step 2>"]}. Each step is one short '
     'instruction; a later step names what it uses as "the file from step 1".\n'
-    "A task that one search answers is one step: the task itself.\n"
+    "Copy quoted words exactly. A task that one search answers is one step: the task itself.\n"
     "Example: \"How many words does the file that mentions 'red kite' have?\" -> "
     '{"steps": ["Find the file that mentions \'red kite\'", '
     '"Count the words of the file from step 1 with wc -w"]}'
@@ -71,13 +71,18 @@ COMPOSE_SYSTEM = (
 )
 
 # What a sub-goal asks for decides its check: a number (a count, a size), a file, or a fact.
+# A sub-goal's words outside quotes: a quoted phrase says what to look for, not what to answer.
+_QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'|`[^`]*`|\u201c[^\u201d]*\u201d")
 _NUMBER_GOAL = re.compile(
-    r"\b(how many|count|number of|lines?|bytes|size|words|longer|larger|bigger|shorter|"
-    r"smaller|wc)\b",
+    r"\b(how many|count|number of|numbers|lines?|bytes|sizes?|words|pages?|longer|larger|"
+    r"bigger|shorter|smaller|wc)\b",
     re.IGNORECASE,
 )
+_FILE_NOUN = r"(?:files?|documents?|reviews?|posts?|articles?|paths?)"
 _FILE_GOAL = re.compile(
-    r"\b(files?|documents?|reviews?|posts?|articles?|path|which page|pages)\b", re.IGNORECASE
+    rf"^\s*(?:find|locate|identify|get|search for|look for|look up)\s+(?:the\s+|a\s+|which\s+)?"
+    rf"(?:name\s+of\s+the\s+|path\s+of\s+the\s+)?{_FILE_NOUN}\b|\bwhich\s+{_FILE_NOUN}\b",
+    re.IGNORECASE,
 )
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?![\w])")
 _PATH = re.compile(r"[\w.-]*[\w-]/[\w./-]*[\w]|[\w-]+\.[A-Za-z0-9]{1,5}\b")
@@ -119,14 +124,17 @@ def looks_multi_step(task: str) -> bool:
 def check_kind(goal: str) -> CheckKind:
     """What a sub-goal's answer must show.
 
-    >>> check_kind("Count the lines of the file from step 1"), check_kind("Find the file")
-    ('number', 'file')
-    >>> check_kind("Who founded the abbey?")
+    >>> check_kind("Count the lines of the file from step 1"), check_kind("List the pages")
+    ('number', 'number')
+    >>> check_kind("Find the file that says 'two lines of bytes'")
+    'file'
+    >>> check_kind("Find who founded the abbey in the document from step 1")
     'passage'
     """
-    if _NUMBER_GOAL.search(goal):
+    unquoted = _QUOTED.sub(" ", goal)
+    if _NUMBER_GOAL.search(unquoted):
         return "number"
-    if _FILE_GOAL.search(goal):
+    if _FILE_GOAL.search(unquoted):
         return "file"
     return "passage"
 

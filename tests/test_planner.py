@@ -17,6 +17,7 @@ from smallagent.planner import (
     PlannedRun,
     Verdict,
     check_file,
+    check_kind,
     check_number,
     check_passage,
     check_subgoal,
@@ -287,6 +288,23 @@ def test_a_rephrased_sub_goal_says_why_and_what_to_do() -> None:
 
 
 # ---------------------------------------------------------------- each check
+
+
+@pytest.mark.parametrize(
+    ("goal", "kind"),
+    [
+        ("Count the lines of the file from step 1", "number"),
+        ("Give the sizes of the files from steps 1 and 2", "number"),
+        ("List the page numbers from step 1", "number"),
+        ("Find the file that says 'two lines of bytes'", "file"),  # quoted words are data
+        ('Identify the review containing "red kite"', "file"),
+        ("Which document mentions the storm?", "file"),
+        ("Find who lit the lamp in the document from step 1", "passage"),
+        ("Search for `cormorant` in birds.pdf", "passage"),
+    ],
+)
+def test_what_a_sub_goal_asks_for_picks_its_check(goal: str, kind: str) -> None:
+    assert check_kind(goal) == kind
 
 
 def tool_step(observation: str, name: str = "shell") -> Step:
