@@ -78,6 +78,27 @@ def prepare(max_steps: int, num_ctx: int) -> dict[str, list[multistep.MultiTask]
     return by_split
 
 
+def rule_check(by_split: dict[str, list[multistep.MultiTask]]) -> str:
+    """Which prompts `decompose = auto` would plan: every multi-step task, and no single-step
+    question of the question benchmark (those then run exactly as without the planner)."""
+    from smallagent.planner import looks_multi_step
+
+    lines = [
+        "| split | multi-step tasks planned | single-step questions planned |",
+        "|---|---|---|",
+    ]
+    for split, tasks in by_split.items():
+        path = qa_bench.BUILD / f"questions-{split}.json"
+        single = questions.load_questions(path) if path.exists() else []
+        planned = sum(looks_multi_step(task.prompt) for task in tasks)
+        flagged = [question.id for question in single if looks_multi_step(question.prompt)]
+        lines.append(
+            f"| {split} | {planned} of {len(tasks)} | {len(flagged)} of {len(single)}"
+            f"{' (' + ', '.join(flagged) + ')' if flagged else ''} |"
+        )
+    return "\n".join(lines)
+
+
 def run_mode(
     task_file: Path, ids: Sequence[str], alias: str, host: str, mode: str, out: Path
 ) -> dict[str, dict[str, Any]]:
@@ -157,6 +178,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--num-ctx", type=int, default=8192)
     parser.add_argument("--ollama-host", help="use this server (default: start a private one)")
     parser.add_argument("--prepare-only", action="store_true", help="write the task files only")
+    parser.add_argument(
+        "--rule-check",
+        action="store_true",
+        help="no model: how many tasks, and how many of the question benchmark's single-step "
+        "questions, the planner's rule calls multi-step",
+    )
     parser.add_argument("--out", type=Path, help="results JSON (default bench/results/...)")
     args = parser.parse_args(argv)
     models = [model.strip() for model in args.models.split(",") if model.strip()]
@@ -167,6 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         by_split = prepare(args.max_steps, args.num_ctx)
         say(f"tasks: { {split: len(tasks) for split, tasks in by_split.items()} } in {BUILD}")
+        if args.rule_check:
+            print(rule_check(by_split))
+            return 0
         if args.prepare_only:
             return 0
         chosen = by_split[args.split]
