@@ -3,12 +3,16 @@ sub-goal's own small context, the cheap checks, the one rephrased retry, and the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from smallagent.agent import ANSWER_SCHEMA, AgentConfig, AgentRun, Result, Step
+from smallagent.cli import app
 from smallagent.config import load_settings
 from smallagent.errors import ConfigError
 from smallagent.planner import (
@@ -30,6 +34,7 @@ from smallagent.planner import (
 from smallagent.retrieval import SourceRegistry
 from smallagent.tools import make_final_answer_tool, make_tool
 from smallagent.types import Message, ToolCall, Usage
+from tests.standin_ollama import MODEL, StandInOllama, chunk, final
 from tests.test_agent import ScriptedModel
 
 TASK = "How many lines does the file that says 'blue heron' have?"
@@ -367,3 +372,55 @@ def test_decompose_is_a_setting_with_three_modes(tmp_path: Path) -> None:
         load_settings(
             environ={"SMALLAGENT_DECOMPOSE": "yes"}, cwd=tmp_path, user_config_dir=tmp_path
         )
+
+
+# ---------------------------------------------------------------- through `ask --json`
+
+
+def planning_standin(request: dict[str, Any]) -> Iterator[dict[str, Any] | float]:
+    """A model that plans, reads the file in each sub-goal, answers, and composes."""
+    schema = request.get("format") or {}
+    wanted = set(schema.get("properties", {})) if isinstance(schema, dict) else set()
+    messages = request["messages"]
+    question = next(message["content"] for message in messages if message["role"] == "user")
+    if wanted == {"steps"}:
+        reply: dict[str, Any] = {"steps": [FIND, COUNT]}
+    elif wanted == {"answer"}:
+        reply = {"answer": "notes/heron.md has 3 lines."}
+    elif not any(message["role"] == "tool" for message in messages):
+        reply = {"tool": "read_file", "input": "notes/heron.md"}
+    else:
+        found = "It has 3 lines." if question.startswith(COUNT) else "notes/heron.md"
+        reply = {"tool": "final_answer", "input": found}
+    yield chunk(json.dumps(reply))
+    yield final(generated=10)
+
+
+def test_ask_with_decompose_auto_shows_the_plan_the_checks_and_the_composed_answer(
+    isolated_env: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMALLAGENT_DECOMPOSE", "auto")
+    with StandInOllama(planning_standin) as standin:
+        outcome = CliRunner().invoke(
+            app,
+            ["--ollama-host", standin.host, "--model", MODEL, "ask", TASK,
+             "--workdir", str(workdir), "--no-shell", "--json"],
+        )  # fmt: skip
+    assert outcome.exit_code == 0, outcome.output
+    events = [json.loads(line) for line in outcome.stdout.splitlines()]
+    steps = [event for event in events if event["type"] == "step"]
+    assert [(step["form"], step["kind"]) for step in steps] == [
+        ("plan", "tool"),
+        ("subgoal", "tool"), ("json", "tool"), ("json", "answer"), ("check", "tool"),
+        ("subgoal", "tool"), ("json", "tool"), ("json", "answer"), ("check", "tool"),
+        ("composed", "answer"),
+    ]  # fmt: skip
+    assert steps[0]["observation"] == f"1. {FIND}\n2. {COUNT}"
+    assert [step["observation"] for step in steps if step["form"] == "check"] == [
+        "passed: notes/heron.md exists",
+        "passed: 3 came back from a tool",
+    ]
+    result = events[-1]
+    assert result["type"] == "result" and result["answer"] == "notes/heron.md has 3 lines."
+    assert result["usage"]["prompt_tokens"] == 6 * 50  # plan, 2 x 2 in the sub-goals, compose
+    assert len(standin.chats) == 6
