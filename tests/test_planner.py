@@ -12,8 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from smallagent.agent import ANSWER_SCHEMA, AgentConfig, AgentRun, Result, Step
+from smallagent.assistant import Assistant
 from smallagent.cli import app
-from smallagent.config import load_settings
+from smallagent.config import AskOptions, load_settings
+from smallagent.energy import EnergyCounter, MeteredModel
 from smallagent.errors import ConfigError
 from smallagent.planner import (
     MAX_SUBGOALS,
@@ -30,6 +32,7 @@ from smallagent.planner import (
     parse_plan,
     rephrase,
     subgoal_prompt,
+    task_run,
 )
 from smallagent.retrieval import SourceRegistry
 from smallagent.tools import make_final_answer_tool, make_tool
@@ -424,3 +427,33 @@ def test_ask_with_decompose_auto_shows_the_plan_the_checks_and_the_composed_answ
     assert result["type"] == "result" and result["answer"] == "notes/heron.md has 3 lines."
     assert result["usage"]["prompt_tokens"] == 6 * 50  # plan, 2 x 2 in the sub-goals, compose
     assert len(standin.chats) == 6
+
+
+def test_the_energy_measured_for_every_sub_goal_and_the_plan_is_kept(workdir: Path) -> None:
+    """The assistant zeroes its meter for each question it is asked; a planned task asks it once
+    per sub-goal, and what the plan and the earlier sub-goals measured must not be lost."""
+    readings = iter(range(1000))
+    counter = EnergyCounter("fake", lambda: float(next(readings)))  # 1 J a request
+    model = ScriptedModel(
+        [
+            PLAN,
+            ToolCall("search", {"query": "blue heron"}),
+            answer("notes/heron.md"),
+            ToolCall("shell", {"command": "wc -l notes/heron.md"}),
+            answer("3"),
+            '{"answer": "3 lines."}',
+        ]
+    )
+    assistant = Assistant(
+        model=MeteredModel(model, counters=[counter]),
+        tools=dict(TOOLS),
+        sources=SourceRegistry(),
+        system_prompt="system",
+        config=AgentConfig(max_steps=4),
+        options=AskOptions(workdir=workdir),
+        params_billion=None,
+        notes=[],
+    )
+    result = task_run(assistant, TASK, "auto").run()
+    assert result.answer == "3 lines."
+    assert assistant.model.meter.joules == 6.0  # plan + 2 + 2 + compose, none lost to a reset
