@@ -39,6 +39,7 @@ from smallagent.escalation import Signal, answer_signals, escalating
 from smallagent.index import IndexReader, index_directory
 from smallagent.ollama_model import OllamaModel
 from smallagent.paths import display_path
+from smallagent.planner import PlannedRun, task_run
 from smallagent.retrieval import Retriever, SourceRegistry
 from smallagent.shell import ConsentRequest, ShellPolicy
 from smallagent.tools import (
@@ -514,7 +515,11 @@ class CascadeRun:
         for position, model in enumerate(self.models):
             assistant = cascade.assistant(model)
             cascade.current = assistant
-            run = assistant.ask(self.question, self.history, self.on_text, findings=findings)
+            run: AgentRun | PlannedRun
+            if self.history or findings:
+                run = assistant.ask(self.question, self.history, self.on_text, findings=findings)
+            else:  # a task of its own: planned into checked sub-goals when `decompose` says so
+                run = task_run(assistant, self.question, cascade.settings.decompose, self.on_text)
             yield from run
             result = run.result
             assert result is not None

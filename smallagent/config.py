@@ -50,12 +50,17 @@ ENVIRONMENT_NAMES: dict[str, tuple[str, ...]] = {
     "not_found_below": ("SMALLAGENT_NOT_FOUND_BELOW",),
     "escalate": ("SMALLAGENT_ESCALATE",),
     "history": ("SMALLAGENT_HISTORY",),
+    "decompose": ("SMALLAGENT_DECOMPOSE",),
 }
 SWITCH_SETTINGS = ("retrieve_first", "constrained_replies", "history")
 _SWITCH_WORDS = {"true": True, "1": True, "yes": True, "on": True}
 _SWITCH_WORDS |= {"false": False, "0": False, "no": False, "off": False}
 CAP_SETTINGS = ("num_predict_plan", "num_predict_tool", "num_predict_answer")
 SMALLEST_CAP = 16  # fewer tokens cannot hold a tool call
+# Plan a task into sub-goals (smallagent/planner.py): never; when a cheap rule calls it
+# multi-step; or every task.
+DecomposeMode = Literal["off", "auto", "always"]
+DECOMPOSE_MODES: tuple[DecomposeMode, ...] = ("off", "auto", "always")
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,8 @@ class Settings:
     # Record every ask, chat turn and run task in the history log (`smallagent logs`); `--no-log`
     # turns it off for one command.
     history: bool = True
+    # Plan multi-step tasks into sub-goals, each run and checked on its own (issue 15).
+    decompose: DecomposeMode = "off"
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def source_of(self, name: str) -> str:
@@ -235,6 +242,12 @@ def _coerce(name: str, raw: Any, origin: str, base_dir: Path) -> Any:
             return escalation_chain(raw)
         except OptionError as error:
             raise ConfigError(f"{origin}: escalate {error.requirement}") from None
+    if name == "decompose":
+        if str(raw).strip().lower() not in DECOMPOSE_MODES:
+            raise ConfigError(
+                f"{origin}: decompose must be {', '.join(DECOMPOSE_MODES)}; got {raw!r}"
+            )
+        return str(raw).strip().lower()
     if name == "request_timeout_s":
         try:
             seconds = float(raw)

@@ -1,0 +1,454 @@
+"""Decomposition above the loop: a short plan, one small run per sub-goal, a cheap check of each.
+
+A task that needs several tools in sequence ("how many lines does the file that says X have?")
+asks a small model to hold a search result, a file name and a command in one growing transcript.
+Here the model first writes a numbered plan (a JSON list of at most four sub-goals, held to that
+form by Ollama's `format`); each sub-goal then runs as its own `AgentRun`, whose question is the
+sub-goal and what the earlier sub-goals found, nothing else. Each sub-goal's answer must pass a
+check that costs no model call (a number that a tool printed, a file that exists, words that the
+passages hold); a sub-goal that fails is run once more, rephrased with what to do differently.
+The findings are then composed into the answer by one small request.
+
+Only a task that a cheap rule calls multi-step is planned (`looks_multi_step`), unless the mode
+says `always`; and a plan of one step runs the task as it was asked (the model judged it one step).
+Everything here is seen as `Step`s (the plan, each sub-goal, each check, the composed answer), so
+the trace, `--json` and the task runner show them without knowing about plans.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from smallagent.agent import ANSWER_SCHEMA, AgentRun, Result, Step, StepKind, StopReason
+from smallagent.config import DecomposeMode
+from smallagent.retrieval import STOPWORDS, SourceRegistry
+from smallagent.types import Message, Model, ToolCall, Usage
+
+if TYPE_CHECKING:
+    from smallagent.assistant import Assistant
+
+CheckKind = Literal["number", "file", "passage"]
+MAX_SUBGOALS = 4
+NO_USAGE = Usage()  # the planner's own steps that ask no model: a check, a sub-goal's start
+# Forms of the steps the planner adds around the loop's own: shown in the trace, counted apart.
+PLANNER_FORMS = ("plan", "subgoal", "check", "composed")
+
+PLAN_SCHEMA: dict[str, object] = {
+    "type": "object",
+    "properties": {
+        "steps": {
+            "type": "array",
+            "items": {"type": "string"},
+            "minItems": 1,
+            "maxItems": MAX_SUBGOALS,
+        }
+    },
+    "required": ["steps"],
+}
+
+# The planner's prompts live here, not in prompts.py, while issue 11 moves that module into the
+# agent package; they join it then.
+PLAN_SYSTEM = (
+    "Split the user's task into the fewest steps, each done with one tool: one search of the "
+    "documents, one read-only shell command (wc, ls, grep, find), or reading one file.\n"
+    'Reply with one JSON object: {"steps": ["<step 1>", "<step 2>"]}. Each step is one short '
+    'instruction; a later step names what it uses as "the file from step 1".\n'
+    "Copy quoted words exactly. A task that one search answers is one step: the task itself.\n"
+    "Example: \"How many words does the file that mentions 'red kite' have?\" -> "
+    '{"steps": ["Find the file that mentions \'red kite\'", '
+    '"Count the words of the file from step 1 with wc -w"]}'
+)
+COMPOSE_SYSTEM = (
+    "Answer the task from the findings of its steps. Reply with the answer itself in one "
+    "sentence, answer first, keeping the file names, numbers and [n] citations the findings "
+    "give. If a finding needed for the answer says it was not found, say so."
+)
+
+# What a sub-goal asks for decides its check: a number (a count, a size), a file, or a fact.
+# A sub-goal's words outside quotes: a quoted phrase says what to look for, not what to answer.
+_QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'|`[^`]*`|\u201c[^\u201d]*\u201d")
+_NUMBER_GOAL = re.compile(
+    r"\b(how many|count|number of|numbers|lines?|bytes|sizes?|words|pages?|longer|larger|"
+    r"bigger|shorter|smaller|wc)\b",
+    re.IGNORECASE,
+)
+_FILE_NOUN = r"(?:files?|documents?|reviews?|posts?|articles?|paths?)"
+_FILE_GOAL = re.compile(
+    rf"^\s*(?:find|locate|identify|get|search for|look for|look up)\s+(?:the\s+|a\s+|which\s+)?"
+    rf"(?:name\s+of\s+the\s+|path\s+of\s+the\s+)?{_FILE_NOUN}\b|\bwhich\s+{_FILE_NOUN}\b",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?![\w])")
+_PATH = re.compile(r"[\w.-]*[\w-]/[\w./-]*[\w]|[\w-]+\.[A-Za-z0-9]{1,5}\b")
+_NOT_FOUND = re.compile(
+    r"\bnot (?:been )?(?:found|mentioned|available)|\bno (?:information|passage|document)|"
+    r"\bcould ?n[o']t find|\bunable to\b|^What was found so far",
+    re.IGNORECASE,
+)
+# Tasks that need one thing found before another can be done, or two things found and compared:
+# the shapes of issue 15 ("the file that says ...", "which is longer ... or ...", "on which pages").
+_MULTI_STEP = [
+    re.compile(
+        r"\bthe (?:file|document|review|post|article|one|page)s? (?:that|which|where) "
+        r"(?:says?|mentions?|contains?|talks?|discuss\w*|holds?|has|is about)\b",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\bwhich (?:is|one is|of (?:them|the two) is) (?:longer|larger|bigger|shorter|smaller|"
+        r"older|newer)\b",
+        re.IGNORECASE,
+    ),
+    re.compile(r"\bcompare\b", re.IGNORECASE),
+    re.compile(r"\bon (?:which|what) pages\b", re.IGNORECASE),
+    re.compile(r"\b(?:and )?then\b.+\?", re.IGNORECASE),
+]
+
+
+def looks_multi_step(task: str) -> bool:
+    """The cheap rule: the task names one thing by another, compares two, or collects pages.
+
+    >>> looks_multi_step("How many lines does the file that says 'blue heron' have?")
+    True
+    >>> looks_multi_step("How many lines does the file `wiki/Oxford.md` have?")
+    False
+    """
+    return any(pattern.search(task) for pattern in _MULTI_STEP)
+
+
+def check_kind(goal: str) -> CheckKind:
+    """What a sub-goal's answer must show.
+
+    >>> check_kind("Count the lines of the file from step 1"), check_kind("List the pages")
+    ('number', 'number')
+    >>> check_kind("Find the file that says 'two lines of bytes'")
+    'file'
+    >>> check_kind("Find who founded the abbey in the document from step 1")
+    'passage'
+    """
+    unquoted = _QUOTED.sub(" ", goal)
+    if _NUMBER_GOAL.search(unquoted):
+        return "number"
+    if _FILE_GOAL.search(unquoted):
+        return "file"
+    return "passage"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    detail: str
+
+
+def _tool_text(steps: Sequence[Step]) -> str:
+    return "\n".join(step.observation for step in steps if step.kind == "tool")
+
+
+def check_number(answer: str, steps: Sequence[Step]) -> Verdict:
+    """A number in the answer that a tool printed: a command's output or the file system's facts.
+
+    >>> tool = Step(1, "tool", "", ToolCall("shell", {}), "json", "  42 a.txt", Usage(), 0.0)
+    >>> check_number("It has 42 lines.", [tool]).passed, check_number("41", [tool]).passed
+    (True, False)
+    """
+    numbers = [number.replace(",", "") for number in _NUMBER.findall(answer)]
+    if not numbers:
+        return Verdict(False, "the answer holds no number")
+    printed = {number.replace(",", "") for number in _NUMBER.findall(_tool_text(steps))}
+    for number in numbers:
+        if number in printed:
+            return Verdict(True, f"{number} came back from a tool")
+    return Verdict(False, f"no tool printed {', '.join(dict.fromkeys(numbers))}")
+
+
+def check_file(answer: str, workdir: Path, sources: SourceRegistry | None = None) -> Verdict:
+    """A file the answer names (as a path, or by citing its passage [n]) exists."""
+    root = workdir.resolve()
+    named = [(root / candidate).resolve() for candidate in _PATH.findall(answer)]
+    if sources is not None:
+        named += [Path(source.path) for source in sources.cited(answer)]
+    for path in named:
+        if path.is_file() and path.is_relative_to(root):
+            return Verdict(True, f"{path.relative_to(root)} exists")
+    return Verdict(False, "the answer names no file that exists in the working directory")
+
+
+def content_words(text: str) -> list[str]:
+    """Words that carry meaning: no stopwords, numbers, citations or short words.
+
+    >>> content_words("The abbey was founded by Bishop Odo [2].")
+    ['abbey', 'founded', 'bishop', 'odo']
+    """
+    words = re.findall(r"[^\W\d_]+", re.sub(r"\[\d+\]", " ", text).lower())
+    return list(dict.fromkeys(w for w in words if len(w) >= 3 and w not in STOPWORDS))
+
+
+def check_passage(answer: str, steps: Sequence[Step]) -> Verdict:
+    """The passages the sub-goal saw hold most of the answer's words: it was taken from them."""
+    words = content_words(answer)
+    if not words:
+        return Verdict(False, "the answer is empty")
+    seen = set(content_words(_tool_text(steps)))
+    held = [word for word in words if word in seen]
+    if len(held) * 2 >= len(words):
+        return Verdict(True, f"the passages hold {len(held)} of its {len(words)} words")
+    return Verdict(False, f"the passages hold only {len(held)} of its {len(words)} words")
+
+
+def check_subgoal(
+    goal: str,
+    result: Result,
+    workdir: Path,
+    sources: SourceRegistry | None = None,
+) -> Verdict:
+    """The cheap check of one sub-goal's result: no model call."""
+    if not result.complete:
+        return Verdict(False, f"it stopped without an answer ({result.stop_reason})")
+    if _NOT_FOUND.search(result.answer):
+        return Verdict(False, "it found nothing")
+    kind = check_kind(goal)
+    if kind == "number":
+        return check_number(result.answer, result.steps)
+    if kind == "file":
+        return check_file(result.answer, workdir, sources)
+    return check_passage(result.answer, result.steps)
+
+
+RETRY_HINTS: Mapping[CheckKind, str] = {
+    "number": "Run one shell command such as wc -l PATH or wc -c PATH and answer with the "
+    "number it prints.",
+    "file": "Search for the exact words and answer with the path of the file that holds them.",
+    "passage": "Search with other words and answer only from the passages found.",
+}
+
+
+def rephrase(goal: str, verdict: Verdict) -> str:
+    """The sub-goal again, with why the first try failed and what to do instead."""
+    return f"{goal}\n(A first try failed: {verdict.detail}. {RETRY_HINTS[check_kind(goal)]})"
+
+
+def subgoal_prompt(goal: str, findings: Sequence[tuple[str, str]]) -> str:
+    """A sub-goal's whole question: the sub-goal, then what the earlier ones found. Only that:
+    not the task, not their transcripts.
+
+    >>> print(subgoal_prompt("Count the lines of the file from step 1", [("Find it", "a/b.md")]))
+    Count the lines of the file from step 1
+    <BLANKLINE>
+    Found by earlier steps:
+    step 1 (Find it): a/b.md
+    """
+    if not findings:
+        return goal
+    lines = [f"step {number} ({done}): {found}" for number, (done, found) in enumerate(findings, 1)]
+    return goal + "\n\nFound by earlier steps:\n" + "\n".join(lines)
+
+
+def parse_plan(text: str) -> list[str]:
+    """The sub-goals of a plan reply; [] when it is not a plan.
+
+    >>> parse_plan('{"steps": ["Find the file", " ", "Count its lines"]}')
+    ['Find the file', 'Count its lines']
+    """
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return []
+    steps = data.get("steps") if isinstance(data, dict) else None
+    if not isinstance(steps, list):
+        return []
+    goals = [" ".join(str(step).split()) for step in steps if isinstance(step, str | int)]
+    return [goal for goal in goals if goal][:MAX_SUBGOALS]
+
+
+def _answer_of(text: str) -> str:
+    """{"answer": ...} (a constrained reply), else the text itself."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return text.strip()
+    if isinstance(data, dict) and isinstance(data.get("answer"), str):
+        return str(data["answer"]).strip()
+    return text.strip()
+
+
+class PlannedRun:
+    """One task, planned or not. Iterate it for Steps; `result` is set when it ends, as for an
+    `AgentRun`, so whatever runs one can run the other."""
+
+    def __init__(
+        self,
+        model: Model,
+        start: Callable[[str], AgentRun],
+        task: str,
+        workdir: Path,
+        mode: DecomposeMode = "auto",
+        sources: SourceRegistry | None = None,
+    ) -> None:
+        self.model = model
+        self.start = start  # a fresh AgentRun for a question: the assistant's `ask`
+        self.task = task
+        self.workdir = workdir
+        self.mode = mode
+        self.sources = sources
+        self.result: Result | None = None
+        self.goals: list[str] = []
+        self.verdicts: list[Verdict] = []
+        self._number = 0
+        self._steps: list[Step] = []
+        self._usage = Usage()
+        self._forms: Counter[str] = Counter()
+
+    def run(self) -> Result:
+        for _ in self:
+            pass
+        assert self.result is not None
+        return self.result
+
+    def __iter__(self) -> Iterator[Step]:
+        planned = self.mode == "always" or (self.mode == "auto" and looks_multi_step(self.task))
+        if planned:
+            plan_step, self.goals = self._plan()
+            yield plan_step
+        if len(self.goals) < 2:
+            # Not multi-step by the rule, or by the model's own plan: the task as it was asked.
+            inner = self.start(self.task)
+            yield from self._steps_of(inner)
+            assert inner.result is not None
+            self._finish(inner.result.answer, inner.result.complete, inner.result.stop_reason)
+            return
+        findings: list[tuple[str, str]] = []
+        complete = True
+        for number, goal in enumerate(self.goals, start=1):
+            asked = goal
+            for attempt in (1, 2):
+                prompt = subgoal_prompt(asked, findings)
+                call = ToolCall("subgoal", {"step": number, "attempt": attempt})
+                yield self._own_step("tool", "subgoal", call, prompt)
+                inner = self.start(prompt)
+                yield from self._steps_of(inner)
+                result = inner.result
+                assert result is not None
+                verdict = check_subgoal(goal, result, self.workdir, self.sources)
+                kind: StepKind = "tool" if verdict.passed else "error"
+                shown = f"{'passed' if verdict.passed else 'failed'}: {verdict.detail}"
+                yield self._own_step(kind, "check", ToolCall("check", {"step": number}), shown)
+                if verdict.passed:
+                    break
+                asked = rephrase(goal, verdict)  # once: a second failure is kept, marked
+            assert result is not None
+            self.verdicts.append(verdict)
+            complete = complete and result.complete
+            found = result.answer if result.complete else "not found"
+            findings.append((goal, " ".join(found.split())))
+        answer, step = self._compose(findings)
+        yield step
+        self._finish(answer, complete, "answer")
+
+    # ------------------------------------------------------------ the steps the planner adds
+
+    def _plan(self) -> tuple[Step, list[str]]:
+        messages = [Message("system", PLAN_SYSTEM), Message("user", self.task)]
+        reply = self.model.chat(messages, (), purpose="plan", reply_format=PLAN_SCHEMA)
+        goals = parse_plan(reply.message.content)
+        shown = "\n".join(f"{n}. {goal}" for n, goal in enumerate(goals, 1)) or "(no plan)"
+        if len(goals) < 2:
+            shown += "\n(one step: the task runs as asked)"
+        call = ToolCall("plan", {"task": self.task})
+        return self._own_step(
+            "tool", "plan", call, shown, reply.usage, reply.message.content
+        ), goals
+
+    def _compose(self, findings: Sequence[tuple[str, str]]) -> tuple[str, Step]:
+        listed = "\n".join(
+            f"{number}. {goal}: {found}" for number, (goal, found) in enumerate(findings, 1)
+        )
+        messages = [
+            Message("system", COMPOSE_SYSTEM),
+            Message("user", f"Task: {self.task}\n\nFindings:\n{listed}"),
+        ]
+        reply = self.model.chat(messages, (), purpose="answer", reply_format=ANSWER_SCHEMA)
+        answer = _answer_of(reply.message.content) or findings[-1][1]
+        return answer, self._own_step("answer", "composed", None, answer, reply.usage, answer)
+
+    def _own_step(
+        self,
+        kind: StepKind,
+        form: str,
+        call: ToolCall | None,
+        observation: str,
+        usage: Usage = NO_USAGE,
+        thought: str = "",
+    ) -> Step:
+        step = Step(self._number, kind, thought, call, form, observation, usage,
+                    usage.total_s)  # fmt: skip
+        self._number += 1
+        self._record(step)
+        return step
+
+    def _steps_of(self, inner: AgentRun) -> Iterator[Step]:
+        """The inner run's steps, numbered on from the planner's own."""
+        for step in inner:
+            numbered = replace(step, number=self._number)
+            self._number += 1
+            self._record(numbered)
+            yield numbered
+        assert inner.result is not None
+        self._forms.update(inner.result.forms)
+
+    def _record(self, step: Step) -> None:
+        self._steps.append(step)
+        self._usage = self._usage + step.usage
+        if step.form in PLANNER_FORMS:
+            self._forms[step.form] += 1
+
+    def _finish(self, answer: str, complete: bool, stop: StopReason) -> None:
+        self.result = Result(
+            answer=answer,
+            complete=complete,
+            stop_reason=stop,
+            steps=tuple(self._steps),
+            usage=self._usage,
+            forms=dict(self._forms),
+        )
+
+
+def decomposed(
+    model: Model,
+    start: Callable[[str], AgentRun],
+    task: str,
+    workdir: Path,
+    mode: DecomposeMode,
+    sources: SourceRegistry | None = None,
+) -> AgentRun | PlannedRun:
+    """The run of `task` under `mode`. With `off`, or under `auto` a task the rule calls one
+    step, it is the loop's own run, untouched: single-step questions pay nothing for planning."""
+    if mode == "off" or (mode == "auto" and not looks_multi_step(task)):
+        return start(task)
+    return PlannedRun(model, start, task, workdir, mode, sources)
+
+
+def task_run(
+    assistant: Assistant,
+    task: str,
+    mode: DecomposeMode,
+    on_text: Callable[[str], None] | None = None,
+) -> AgentRun | PlannedRun:
+    """`task` through the assistant under `mode`: what `ask` and `smallagent run` iterate."""
+    meter = assistant.model.meter
+
+    def start(question: str) -> AgentRun:
+        # Each sub-goal is a question of its own to the assistant, which zeroes the energy
+        # meter; what the earlier sub-goals and the plan measured is carried over.
+        spent = meter.joules
+        run = assistant.ask(question, on_text=on_text)
+        if spent is not None and meter.joules is not None:
+            meter.joules += spent
+        return run
+
+    workdir = assistant.options.workdir
+    return decomposed(assistant.model, start, task, workdir, mode, assistant.sources)

@@ -1,0 +1,459 @@
+"""Decomposition above the loop (smallagent/planner.py) against a scripted model: the plan, each
+sub-goal's own small context, the cheap checks, the one rephrased retry, and the composed answer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from smallagent.agent import ANSWER_SCHEMA, AgentConfig, AgentRun, Result, Step
+from smallagent.assistant import Assistant
+from smallagent.cli import app
+from smallagent.config import AskOptions, load_settings
+from smallagent.energy import EnergyCounter, MeteredModel
+from smallagent.errors import ConfigError
+from smallagent.planner import (
+    MAX_SUBGOALS,
+    PLAN_SCHEMA,
+    PlannedRun,
+    Verdict,
+    check_file,
+    check_kind,
+    check_number,
+    check_passage,
+    check_subgoal,
+    decomposed,
+    looks_multi_step,
+    parse_plan,
+    rephrase,
+    subgoal_prompt,
+    task_run,
+)
+from smallagent.retrieval import SourceRegistry
+from smallagent.tools import make_final_answer_tool, make_tool
+from smallagent.types import Message, ToolCall, Usage
+from tests.standin_ollama import MODEL, StandInOllama, chunk, final
+from tests.test_agent import ScriptedModel
+
+TASK = "How many lines does the file that says 'blue heron' have?"
+FIND = "Find the file that says 'blue heron'"
+COUNT = "Count the lines of the file from step 1"
+PLAN = '{"steps": ["' + FIND.replace("'", "\\u0027") + '", "' + COUNT + '"]}'
+
+
+def search(query: str) -> str:
+    """Search the documents.
+
+    Args:
+        query: what to look for
+    """
+    return "[1] notes/heron.md: At dawn the blue heron stood still in the reeds."
+
+
+def shell(command: str) -> str:
+    """Run a command.
+
+    Args:
+        command: the command
+    """
+    return "3 notes/heron.md"
+
+
+TOOLS = {
+    "search": make_tool(search),
+    "shell": make_tool(shell),
+    "final_answer": make_final_answer_tool(),
+}
+
+
+def answer(text: str) -> ToolCall:
+    return ToolCall("final_answer", {"answer": text})
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "heron.md").write_text("a\nblue heron\nb\n")
+    return tmp_path
+
+
+def planned(
+    model: ScriptedModel, workdir: Path, task: str = TASK, mode: str = "auto"
+) -> tuple[AgentRun | PlannedRun, list[str]]:
+    """The run, and the questions each sub-run was started with."""
+    asked: list[str] = []
+
+    def start(question: str) -> AgentRun:
+        asked.append(question)
+        return AgentRun(model, TOOLS, "system", question, AgentConfig(max_steps=4))
+
+    return decomposed(model, start, task, workdir, mode), asked  # type: ignore[arg-type]
+
+
+def user_text(messages: Sequence[Message]) -> str:
+    return next(message.content for message in messages if message.role == "user")
+
+
+# ---------------------------------------------------------------- planning and context
+
+
+def test_a_multi_step_task_is_planned_run_sub_goal_by_sub_goal_and_composed(
+    workdir: Path,
+) -> None:
+    model = ScriptedModel(
+        [
+            PLAN,
+            ToolCall("search", {"query": "blue heron"}),
+            answer("notes/heron.md [1]"),
+            ToolCall("shell", {"command": "wc -l notes/heron.md"}),
+            answer("It has 3 lines."),
+            '{"answer": "notes/heron.md has 3 lines."}',
+        ]
+    )
+    run, asked = planned(model, workdir)
+    assert isinstance(run, PlannedRun)
+    steps = list(run)
+    result = run.result
+    assert result is not None
+    # The plan: its own request, held to the plan's JSON schema.
+    assert model.formats[0] == PLAN_SCHEMA and model.purposes[0] == "plan"
+    assert user_text(model.seen[0]) == TASK
+    assert run.goals == [FIND, COUNT]
+    # Each sub-goal is a fresh run whose question is the sub-goal and what came before: not the
+    # task, not the first sub-goal's transcript.
+    assert asked == [
+        FIND,
+        f"{COUNT}\n\nFound by earlier steps:\nstep 1 ({FIND}): notes/heron.md [1]",
+    ]
+    second = model.seen[3]  # the first request of sub-goal 2
+    assert [message.role for message in second] == ["system", "user"]
+    assert TASK not in user_text(second) and "wc -l" not in user_text(second)
+    # Both checks passed on the first try, and the findings were composed in one request.
+    assert run.verdicts == [
+        Verdict(True, "notes/heron.md exists"),
+        Verdict(True, "3 came back from a tool"),
+    ]
+    assert model.formats[-1] == ANSWER_SCHEMA and model.purposes[-1] == "answer"
+    assert "1. " + FIND + ": notes/heron.md [1]" in user_text(model.seen[-1])
+    assert result.answer == "notes/heron.md has 3 lines."
+    assert result.complete and result.stop_reason == "answer"
+    # Everything is a step, numbered on: plan, sub-goal, its steps, check, ..., composed answer.
+    assert [step.number for step in steps] == list(range(len(steps)))
+    assert [step.form for step in steps] == [
+        "plan", "subgoal", "native", "native", "check",
+        "subgoal", "native", "native", "check", "composed",
+    ]  # fmt: skip
+    assert steps[0].observation.startswith(f"1. {FIND}\n2. {COUNT}")
+    assert result.usage.prompt_tokens == 6 * 100  # every request, the plan's and compose's too
+    assert result.forms["plan"] == 1 and result.forms["check"] == 2
+
+
+def test_a_one_step_task_under_auto_is_the_loops_own_run_with_no_plan(workdir: Path) -> None:
+    model = ScriptedModel([ToolCall("search", {"query": "heron"}), answer("At dawn [1].")])
+    run, asked = planned(model, workdir, task="When does the blue heron stand still?")
+    assert isinstance(run, AgentRun)  # nothing of the planner in the way
+    assert run.run().answer == "At dawn [1]."
+    assert PLAN_SCHEMA not in model.formats and asked == ["When does the blue heron stand still?"]
+
+
+def test_off_never_plans_even_a_multi_step_task(workdir: Path) -> None:
+    model = ScriptedModel([ToolCall("search", {"query": "heron"}), answer("notes/heron.md")])
+    run, _ = planned(model, workdir, mode="off")
+    assert isinstance(run, AgentRun)
+    assert PLAN_SCHEMA not in model.formats
+
+
+def test_a_plan_of_one_step_runs_the_task_as_it_was_asked(workdir: Path) -> None:
+    model = ScriptedModel(
+        ['{"steps": ["Answer it"]}', ToolCall("search", {"query": "x"}), answer("At dawn [1].")]
+    )
+    run, asked = planned(model, workdir, task="When does the heron stand?", mode="always")
+    steps = list(run)
+    assert asked == ["When does the heron stand?"]
+    assert run.result is not None and run.result.answer == "At dawn [1]."
+    assert steps[0].form == "plan" and "one step" in steps[0].observation
+    assert not any(step.form in ("subgoal", "check", "composed") for step in steps)
+
+
+def test_a_failed_check_runs_the_sub_goal_once_more_rephrased(workdir: Path) -> None:
+    model = ScriptedModel(
+        [
+            PLAN,
+            ToolCall("search", {"query": "blue heron"}),
+            answer("notes/heron.md"),
+            ToolCall("search", {"query": "lines of notes/heron.md"}),
+            answer("It has 5 lines."),  # no tool printed 5
+            ToolCall("shell", {"command": "wc -l notes/heron.md"}),
+            answer("3"),
+            '{"answer": "3 lines."}',
+        ]
+    )
+    run, asked = planned(model, workdir)
+    steps = list(run)
+    checks = [step for step in steps if step.form == "check"]
+    assert [step.kind for step in checks] == ["tool", "error", "tool"]
+    assert checks[1].observation == "failed: no tool printed 5"
+    assert asked[2].startswith(
+        f"{COUNT}\n(A first try failed: no tool printed 5. Run one shell command"
+    )
+    assert asked[2].endswith("step 1 (" + FIND + "): notes/heron.md")
+    assert run.result is not None and run.result.answer == "3 lines."
+
+
+def test_a_second_failure_is_kept_marked_and_the_task_goes_on(workdir: Path) -> None:
+    model = ScriptedModel(
+        [
+            PLAN,
+            ToolCall("search", {"query": "blue heron"}),
+            answer("It is about birds."),
+            ToolCall("search", {"query": "heron file"}),
+            answer("A file about birds."),
+            ToolCall("shell", {"command": "wc -l notes/heron.md"}),
+            answer("3"),
+            '{"answer": "3 lines."}',
+        ]
+    )
+    run, asked = planned(model, workdir)
+    steps = list(run)
+    assert [s.kind for s in steps if s.form == "check"] == ["error", "error", "tool"]
+    assert len(asked) == 3  # one retry, no more
+    assert run.verdicts[0].passed is False
+    assert "step 1 (" + FIND + "): A file about birds." in asked[2]
+
+
+def test_a_sub_goal_with_no_answer_is_carried_as_not_found(workdir: Path) -> None:
+    model = ScriptedModel(
+        [
+            PLAN,
+            *[ToolCall("search", {"query": f"q{n}"}) for n in range(4)],  # runs out of steps
+            *[ToolCall("search", {"query": f"r{n}"}) for n in range(4)],
+            ToolCall("shell", {"command": "wc -l notes/heron.md"}),
+            answer("3"),
+            '{"answer": "not found"}',
+        ]
+    )
+    run, asked = planned(model, workdir)
+    result = run.run()
+    assert f"step 1 ({FIND}): not found" in asked[2]
+    assert result.complete is False  # a sub-goal never answered
+
+
+# ---------------------------------------------------------------- the rule and the plan
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        TASK,
+        "What is the capital according to the document that mentions 'tall ships'?",
+        "Which is longer, the review that mentions 'red kite' or the one that mentions 'oak'?",
+        "On which pages of the manual 'An Introduction to R' is 'lapply' mentioned?",
+        "Find the file about herons and then count its lines?",
+    ],
+)
+def test_the_rule_calls_the_issue_shapes_multi_step(task: str) -> None:
+    assert looks_multi_step(task)
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        "How many lines does the file `wiki/Oxford.md` have?",
+        "How many files in the folder `reviews` contain the word `battery`?",
+        "Which file in the folder `wiki` is the largest?",
+        "Who first described the Kalomix river?",
+        "In the manual 'An Introduction to R', what is the title of section 5.4?",
+    ],
+)
+def test_the_rule_leaves_single_step_questions_alone(task: str) -> None:
+    assert not looks_multi_step(task)
+
+
+def test_a_plan_reply_is_read_and_capped() -> None:
+    many = '{"steps": [' + ", ".join(f'"s{n}"' for n in range(9)) + "]}"
+    assert parse_plan(many) == [f"s{n}" for n in range(MAX_SUBGOALS)]
+    assert parse_plan("1. Find it\n2. Count it") == []
+    assert parse_plan('{"plan": ["a"]}') == [] and parse_plan('["a", "b"]') == []
+
+
+def test_the_context_of_a_sub_goal_lists_only_earlier_findings() -> None:
+    assert subgoal_prompt("Find it", []) == "Find it"
+    prompt = subgoal_prompt("Compare", [("A", "a.md"), ("B", "b.md")])
+    assert prompt == "Compare\n\nFound by earlier steps:\nstep 1 (A): a.md\nstep 2 (B): b.md"
+
+
+def test_a_rephrased_sub_goal_says_why_and_what_to_do() -> None:
+    text = rephrase("Which file mentions oak?", Verdict(False, "it found nothing"))
+    assert text == (
+        "Which file mentions oak?\n(A first try failed: it found nothing. Search for the exact "
+        "words and answer with the path of the file that holds them.)"
+    )
+
+
+# ---------------------------------------------------------------- each check
+
+
+@pytest.mark.parametrize(
+    ("goal", "kind"),
+    [
+        ("Count the lines of the file from step 1", "number"),
+        ("Give the sizes of the files from steps 1 and 2", "number"),
+        ("List the page numbers from step 1", "number"),
+        ("Find the file that says 'two lines of bytes'", "file"),  # quoted words are data
+        ('Identify the review containing "red kite"', "file"),
+        ("Which document mentions the storm?", "file"),
+        ("Find who lit the lamp in the document from step 1", "passage"),
+        ("Search for `cormorant` in birds.pdf", "passage"),
+    ],
+)
+def test_what_a_sub_goal_asks_for_picks_its_check(goal: str, kind: str) -> None:
+    assert check_kind(goal) == kind
+
+
+def tool_step(observation: str, name: str = "shell") -> Step:
+    return Step(1, "tool", "", ToolCall(name, {}), "native", observation, Usage(), 0.0)
+
+
+def test_number_check_wants_a_number_a_tool_printed() -> None:
+    facts = tool_step("From the file system (exact): wiki/a.md: 12,345 bytes, 40 lines", "search")
+    assert check_number("It is 12,345 bytes.", [facts]) == Verdict(
+        True, "12345 came back from a tool"
+    )
+    assert check_number("40", [facts]).passed
+    assert check_number("About 41 lines.", [facts]) == Verdict(False, "no tool printed 41")
+    assert check_number("Many lines.", [facts]) == Verdict(False, "the answer holds no number")
+    # a number the model wrote itself, in a step that is not a tool result, does not count
+    said = Step(2, "format", "It has 41 lines", None, "json", "41", Usage(), 0.0)
+    assert not check_number("41", [said]).passed
+
+
+def test_file_check_wants_a_file_that_exists_inside_the_working_directory(
+    workdir: Path, tmp_path: Path
+) -> None:
+    assert check_file("It is notes/heron.md.", workdir) == Verdict(True, "notes/heron.md exists")
+    assert not check_file("It is notes/crane.md.", workdir).passed
+    assert not check_file("It is ../outside.md", workdir / "notes").passed
+    assert not check_file("The notes folder.", workdir).passed  # a folder is not a file
+    sources = SourceRegistry()
+    number = sources.number(str(workdir / "notes" / "heron.md"), None, "")
+    assert check_file(f"That passage [{number}].", workdir, sources).passed
+
+
+def test_passage_check_wants_the_answers_words_in_what_was_found() -> None:
+    found = tool_step("[1] abbey.md: The abbey was founded by Bishop Odo in 1070.", "search")
+    assert check_passage("Bishop Odo founded it [1].", [found]).passed
+    verdict = check_passage("King Harold built the castle walls.", [found])
+    assert verdict == Verdict(False, "the passages hold only 0 of its 5 words")
+
+
+def test_a_sub_goal_that_found_nothing_or_stopped_fails_whatever_its_kind(workdir: Path) -> None:
+    found = (tool_step("[1] notes/heron.md: heron"),)
+    nothing = Result("Not found in the documents.", True, "answer", found, Usage())
+    stopped = Result("What was found so far: ...", False, "max_steps", found, Usage())
+    assert check_subgoal(FIND, nothing, workdir) == Verdict(False, "it found nothing")
+    assert check_subgoal(FIND, stopped, workdir) == Verdict(
+        False, "it stopped without an answer (max_steps)"
+    )
+
+
+# ---------------------------------------------------------------- the setting
+
+
+def test_decompose_is_a_setting_with_three_modes(tmp_path: Path) -> None:
+    environ = {"SMALLAGENT_DECOMPOSE": "Auto"}
+    settings = load_settings(environ=environ, cwd=tmp_path, user_config_dir=tmp_path)
+    assert (
+        settings.decompose == "auto" and settings.source_of("decompose") == "$SMALLAGENT_DECOMPOSE"
+    )
+    assert load_settings(environ={}, cwd=tmp_path, user_config_dir=tmp_path).decompose == "off"
+    with pytest.raises(ConfigError, match="decompose must be off, auto, always; got 'yes'"):
+        load_settings(
+            environ={"SMALLAGENT_DECOMPOSE": "yes"}, cwd=tmp_path, user_config_dir=tmp_path
+        )
+
+
+# ---------------------------------------------------------------- through `ask --json`
+
+
+def planning_standin(request: dict[str, Any]) -> Iterator[dict[str, Any] | float]:
+    """A model that plans, reads the file in each sub-goal, answers, and composes."""
+    schema = request.get("format") or {}
+    wanted = set(schema.get("properties", {})) if isinstance(schema, dict) else set()
+    messages = request["messages"]
+    question = next(message["content"] for message in messages if message["role"] == "user")
+    if wanted == {"steps"}:
+        reply: dict[str, Any] = {"steps": [FIND, COUNT]}
+    elif wanted == {"answer"}:
+        reply = {"answer": "notes/heron.md has 3 lines."}
+    elif not any(message["role"] == "tool" for message in messages):
+        reply = {"tool": "read_file", "input": "notes/heron.md"}
+    else:
+        found = "It has 3 lines." if question.startswith(COUNT) else "notes/heron.md"
+        reply = {"tool": "final_answer", "input": found}
+    yield chunk(json.dumps(reply))
+    yield final(generated=10)
+
+
+def test_ask_with_decompose_auto_shows_the_plan_the_checks_and_the_composed_answer(
+    isolated_env: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMALLAGENT_DECOMPOSE", "auto")
+    with StandInOllama(planning_standin) as standin:
+        outcome = CliRunner().invoke(
+            app,
+            ["--ollama-host", standin.host, "--model", MODEL, "ask", TASK,
+             "--workdir", str(workdir), "--no-shell", "--json"],
+        )  # fmt: skip
+    assert outcome.exit_code == 0, outcome.output
+    events = [json.loads(line) for line in outcome.stdout.splitlines()]
+    steps = [event for event in events if event["type"] == "step"]
+    assert [(step["form"], step["kind"]) for step in steps] == [
+        ("plan", "tool"),
+        ("subgoal", "tool"), ("json", "tool"), ("json", "answer"), ("check", "tool"),
+        ("subgoal", "tool"), ("json", "tool"), ("json", "answer"), ("check", "tool"),
+        ("composed", "answer"),
+    ]  # fmt: skip
+    assert steps[0]["observation"] == f"1. {FIND}\n2. {COUNT}"
+    assert [step["observation"] for step in steps if step["form"] == "check"] == [
+        "passed: notes/heron.md exists",
+        "passed: 3 came back from a tool",
+    ]
+    result = events[-1]
+    assert result["type"] == "result" and result["answer"] == "notes/heron.md has 3 lines."
+    assert result["usage"]["prompt_tokens"] == 6 * 50  # plan, 2 x 2 in the sub-goals, compose
+    assert len(standin.chats) == 6
+
+
+def test_the_energy_measured_for_every_sub_goal_and_the_plan_is_kept(workdir: Path) -> None:
+    """The assistant zeroes its meter for each question it is asked; a planned task asks it once
+    per sub-goal, and what the plan and the earlier sub-goals measured must not be lost."""
+    readings = iter(range(1000))
+    counter = EnergyCounter("fake", lambda: float(next(readings)))  # 1 J a request
+    model = ScriptedModel(
+        [
+            PLAN,
+            ToolCall("search", {"query": "blue heron"}),
+            answer("notes/heron.md"),
+            ToolCall("shell", {"command": "wc -l notes/heron.md"}),
+            answer("3"),
+            '{"answer": "3 lines."}',
+        ]
+    )
+    assistant = Assistant(
+        model=MeteredModel(model, counters=[counter]),
+        tools=dict(TOOLS),
+        sources=SourceRegistry(),
+        system_prompt="system",
+        config=AgentConfig(max_steps=4),
+        options=AskOptions(workdir=workdir),
+        params_billion=None,
+        notes=[],
+    )
+    result = task_run(assistant, TASK, "auto").run()
+    assert result.answer == "3 lines."
+    assert assistant.model.meter.joules == 6.0  # plan + 2 + 2 + compose, none lost to a reset
