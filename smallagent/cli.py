@@ -186,10 +186,7 @@ def _user_errors(command: Callable[P, R]) -> Callable[P, R]:
             if _json_errors.get():
                 _json_error(message, error.hint, error.exit_code)
                 raise typer.Exit(error.exit_code) from None
-            err = render.console(stderr=True)
-            err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
-            if error.hint:
-                err.print(f"[dim]hint:[/] {error.hint}", soft_wrap=True)
+            _print_error(message, error.hint)
             raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt:
             if _json_errors.get():
@@ -199,6 +196,14 @@ def _user_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+def _print_error(message: str, hint: str) -> None:
+    """The error line and its hint, on stderr: for people, whatever stdout carries."""
+    err = render.console(stderr=True)
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    if hint:
+        err.print(f"[dim]hint:[/] {hint}", soft_wrap=True)
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -474,7 +479,9 @@ def ask(
         )
         _log(settings, _failed_entry("ask", question, settings.model, steps, usage, energy,
                                      error, started))  # fmt: skip
-        if as_json:  # the error event above is the JSON error
+        if as_json:  # the error event above is the JSON error on stdout; people read stderr
+            if isinstance(error, SmallagentError):
+                _print_error(error.message, error.hint)
             raise typer.Exit(getattr(error, "exit_code", 130)) from None
         raise
     finally:

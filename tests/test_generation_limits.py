@@ -285,7 +285,7 @@ def test_ask_with_server_refusing_still_gets_the_hint_and_an_error_event(
 
 def test_max_seconds_must_be_positive(isolated_env: Path) -> None:
     result = runner.invoke(app, ["ask", "--max-seconds", "0", "hi"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input (issue 13): 2, not 1
     assert "--max-seconds must be positive" in result.output
 
 
