@@ -19,7 +19,8 @@ from typer.testing import CliRunner, Result
 
 from smallagent.cli import GLOBAL_OPTIONS_WITH_VALUE, app, hoist_global_options
 from smallagent.config import history_path
-from smallagent.history import Entry, HistoryLog
+from smallagent.history import HistoryLog
+from tests.test_history import entry
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -173,25 +174,7 @@ def test_chunk_tokens_above_the_embedder_limit_is_refused(tiny_index: Path) -> N
 
 def record(question: str, model: str, at: float) -> None:
     with HistoryLog(history_path()) as log:
-        log.record(
-            Entry(
-                kind="ask",
-                question=question,
-                answer="TW-8841",
-                model=model,
-                steps=2,
-                prompt_tokens=500,
-                generated_tokens=50,
-                seconds=3.0,
-                wh=0.01,
-                wh_method="modeled: CPU",
-                gco2e=0.0048,
-                same_method_wh=0.002,
-                reference_wh=0.018,
-                exit_state="answered",
-                at=at,
-            )
-        )
+        log.record(entry(question, model, at))
 
 
 def test_logs_list_search_filter_and_energy(isolated_env: Path) -> None:
