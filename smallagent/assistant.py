@@ -8,7 +8,6 @@ whole run so that Ollama can reuse its KV cache from step to step.
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -40,7 +39,7 @@ from smallagent.index import IndexReader, index_directory
 from smallagent.ollama_model import OllamaModel
 from smallagent.paths import display_path
 from smallagent.planner import PlannedRun, task_run
-from smallagent.retrieval import Retriever, SourceRegistry
+from smallagent.retrieval import Retriever, SourceRegistry, passage_words
 from smallagent.shell import ConsentRequest, ShellPolicy
 from smallagent.tools import (
     Tool,
@@ -104,7 +103,7 @@ class Assistant:
         for step in steps:
             if step.kind != "tool" or step.call is None:
                 continue
-            if step.call.name != "search":
+            if step.call.name != self.config.search_tool:
                 return ""  # the file system or a file answered, not the passages
             queries += [str(value) for value in step.call.arguments.values()][:1]
         hits = [
@@ -202,7 +201,7 @@ class Assistant:
 def _drawn_from(answer: str, hits: Sequence[Any], retriever: Retriever) -> bool:
     """Most of the answer's topic words are in the passages: it was taken from them."""
     words = retriever.topic_words(answer)
-    held = {word.lower() for hit in hits for word in re.findall(r"\w+", hit.text)}
+    held = set().union(*(passage_words(hit.text) for hit in hits))
     return bool(words) and sum(word in held for word in words) * 2 >= len(words)
 
 

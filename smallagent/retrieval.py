@@ -75,6 +75,11 @@ _IDENTIFIER = re.compile(
 _PATH_LIKE = re.compile(r"/|\w\.[A-Za-z]{1,5}$")
 
 
+def passage_words(text: str) -> set[str]:
+    """A passage's words, lower-cased: what a question's or an answer's words are looked up in."""
+    return {word.lower() for word in re.findall(r"\w+", text)}
+
+
 def _is_topic(lowered: str) -> bool:
     return len(lowered) >= 3 and lowered not in STOPWORDS and not lowered.isdigit()
 
@@ -129,7 +134,7 @@ class Retriever:
         total = sum(weight.values())
         best: tuple[float, Hit | None] = (0.0, None)
         for hit in hits:
-            held = {word.lower() for word in re.findall(r"\w+", hit.text)}
+            held = passage_words(hit.text)
             share = sum(weight[w] for w in words if _holds(held, w)) / total
             if share > best[0]:
                 best = (share, hit)

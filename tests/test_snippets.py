@@ -182,7 +182,7 @@ def test_review_says_not_found_for_an_answer_copied_from_a_passage_not_about_the
             tools={},
             sources=SourceRegistry(),
             system_prompt="system",
-            config=AgentConfig(),
+            config=AgentConfig(search_tool="search"),  # as build_assistant names it
             options=AskOptions(workdir=tmp_path),
             params_billion=1.5,
             notes=[],
