@@ -39,7 +39,7 @@ from smallagent.index import IndexReader, index_directory
 from smallagent.ollama_model import OllamaModel
 from smallagent.paths import display_path
 from smallagent.planner import PlannedRun, task_run
-from smallagent.retrieval import Retriever, SourceRegistry, passage_words
+from smallagent.retrieval import Retriever, SourceRegistry, asserts_beyond
 from smallagent.shell import ConsentRequest, ShellPolicy
 from smallagent.tools import (
     Tool,
@@ -88,12 +88,14 @@ class Assistant:
         else "" (the answer stands).
 
         Shown the nearest passage, the 1.5B model answered every unanswerable question of the
-        benchmark's dev split from it. Such an answer is caught by two lexical checks and no
-        model call: no passage the run retrieved holds enough of the question
-        (`Retriever.coverage`, below `not_found_below`), and the answer's own words come from
-        those passages. An answer from the shell or a file read, one in other words ("OK"), or
-        one to a question that names a file or folder (the search result's file-system facts
-        answer those), stands.
+        benchmark's dev split from it, or from what it knew. Such an answer is caught by two
+        lexical checks and no model call: no passage the run retrieved holds enough of the
+        question (`Retriever.coverage`, below `not_found_below`), and the answer asserts
+        something the question does not already say (a word or number of its own). Whether
+        those words came from the wrong passage or from the model's memory does not matter:
+        the documents do not support them. An answer from the shell or a file read, one that
+        only echoes the question ("Reply with OK" -> "OK"), or one to a question that names a
+        file or folder (the search result's file-system facts answer those), stands.
         """
         if self.retriever is None or self.not_found_below <= 0:
             return ""
@@ -110,7 +112,7 @@ class Assistant:
             hit for query in dict.fromkeys(queries) for hit in self.retriever.search(query, k=4)
         ]
         share, best = self.retriever.coverage(question, hits)
-        if share >= self.not_found_below or not _drawn_from(answer, hits, self.retriever):
+        if share >= self.not_found_below or not asserts_beyond(answer, question):
             return ""
         where = display_path(best.path, self.options.workdir) if best else ""
         return (
@@ -196,13 +198,6 @@ class Assistant:
     def close(self) -> None:
         if self.reader is not None:
             self.reader.close()
-
-
-def _drawn_from(answer: str, hits: Sequence[Any], retriever: Retriever) -> bool:
-    """Most of the answer's topic words are in the passages: it was taken from them."""
-    words = retriever.topic_words(answer)
-    held = set().union(*(passage_words(hit.text) for hit in hits))
-    return bool(words) and sum(word in held for word in words) * 2 >= len(words)
 
 
 def _answered_once(tool: Tool, question: str, findings: str) -> Tool:

@@ -92,6 +92,21 @@ def _holds(words: set[str], word: str) -> bool:
     return any(held.startswith(stem) for held in words)
 
 
+def asserts_beyond(answer: str, question: str) -> bool:
+    """The answer says something of its own: a topic word or a number the question lacks.
+
+    >>> asserts_beyond("OK", "Reply with the word OK."), asserts_beyond("In 1994.", "When?")
+    (False, True)
+    >>> asserts_beyond("The kettles leaked.", "Which kettle leaked?")
+    False
+    """
+    asked = passage_words(question)
+    for word in dict.fromkeys(word.lower() for word in re.findall(r"\w+", answer)):
+        if (_is_topic(word) or word.isdigit()) and not _holds(asked, word):
+            return True
+    return False
+
+
 def exact_terms(query: str) -> list[str]:
     """The query's words that must match as written: codes, numbers, identifiers, acronyms.
 

@@ -203,7 +203,13 @@ def test_review_says_not_found_for_an_answer_copied_from_a_passage_not_about_the
         # answered from a passage about the question: kept
         assert assistant.review("Where did the kettle start leaking from?",
                                 "Around the plastic window.", searched) == ""  # fmt: skip
-        # an answer in words of its own ("OK") is not taken from the passages: kept
+        # ... and so is one the model made up: no passage supports its words either
+        assert assistant.review(
+            "What colour was the kettle the reviewer returned?",
+            "It was bright red, 1994.",
+            searched,
+        ).startswith("Not found in the documents")
+        # an answer that only echoes the question ("OK") asserts nothing: kept
         assert assistant.review("Reply with the word OK.", "OK", searched) == ""
         # a question naming a file: the file-system facts answer it, not passages
         assert (
