@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Literal
 
 from smallagent.agent import ANSWER_SCHEMA, AgentRun, Result, Step, StepKind, StopReason
 from smallagent.config import DecomposeMode
-from smallagent.retrieval import STOPWORDS, SourceRegistry
+from smallagent.retrieval import STOPWORDS, SourceRegistry, quoted_phrases
 from smallagent.types import Message, Model, ToolCall, Usage
 
 if TYPE_CHECKING:
@@ -166,16 +166,40 @@ def check_number(answer: str, steps: Sequence[Step]) -> Verdict:
     return Verdict(False, f"no tool printed {', '.join(dict.fromkeys(numbers))}")
 
 
-def check_file(answer: str, workdir: Path, sources: SourceRegistry | None = None) -> Verdict:
-    """A file the answer names (as a path, or by citing its passage [n]) exists."""
+def check_file(
+    answer: str, workdir: Path, sources: SourceRegistry | None = None, phrases: Sequence[str] = ()
+) -> Verdict:
+    """A file the answer names (as a path, or by citing its passage [n]) exists, and holds the
+    words the sub-goal quoted, where it can be read as text.
+
+    Shown files that shared some of a quoted phrase's words, the 1.5B model named one of them
+    (or a manual from the file system's facts): a file that exists is not yet the file asked for.
+    """
     root = workdir.resolve()
     named = [(root / candidate).resolve() for candidate in _PATH.findall(answer)]
     if sources is not None:
         named += [Path(source.path) for source in sources.cited(answer)]
-    for path in named:
-        if path.is_file() and path.is_relative_to(root):
-            return Verdict(True, f"{path.relative_to(root)} exists")
+    existing = [path for path in named if path.is_file() and path.is_relative_to(root)]
+    for path in existing:
+        missing = [phrase for phrase in phrases if not _holds_phrase(path, phrase)]
+        if not missing:
+            return Verdict(True, f"{path.relative_to(root)} exists" + (
+                " and holds the quoted words" if phrases else ""))  # fmt: skip
+    if existing:
+        shown = existing[0].relative_to(root)
+        return Verdict(False, f"{shown} does not hold the words in quotes")
     return Verdict(False, "the answer names no file that exists in the working directory")
+
+
+def _holds_phrase(path: Path, phrase: str) -> bool:
+    """Whether a text file holds the phrase (case and spacing aside); a file that is not text
+    (a PDF) cannot be read here and is given the benefit of the doubt."""
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return True
+    words = " ".join(phrase.lower().split())
+    return words in " ".join(text.lower().split())
 
 
 def content_words(text: str) -> list[str]:
@@ -215,7 +239,7 @@ def check_subgoal(
     if kind == "number":
         return check_number(result.answer, result.steps)
     if kind == "file":
-        return check_file(result.answer, workdir, sources)
+        return check_file(result.answer, workdir, sources, quoted_phrases(goal))
     return check_passage(result.answer, result.steps)
 
 

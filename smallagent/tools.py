@@ -176,7 +176,8 @@ def make_search_tool(retriever: Any, sources: SourceRegistry, root: Path, chars:
         """Search the ingested documents; returns numbered passages to cite as [n].
 
         Args:
-            query: words or a question to look for; exact names and codes work best
+            query: words or a question to look for; exact names and codes work best, and
+                words in quotes are matched as written, first
             k: how many passages to return (1 to 8; at least 3 come back)
         """
         # At least 3: the 1.5B model asked for k=1 and its answer was ranked third.

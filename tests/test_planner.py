@@ -135,7 +135,7 @@ def test_a_multi_step_task_is_planned_run_sub_goal_by_sub_goal_and_composed(
     assert TASK not in user_text(second) and "wc -l" not in user_text(second)
     # Both checks passed on the first try, and the findings were composed in one request.
     assert run.verdicts == [
-        Verdict(True, "notes/heron.md exists"),
+        Verdict(True, "notes/heron.md exists and holds the quoted words"),
         Verdict(True, "3 came back from a tool"),
     ]
     assert model.formats[-1] == ANSWER_SCHEMA and model.purposes[-1] == "answer"
@@ -344,6 +344,26 @@ def test_file_check_wants_a_file_that_exists_inside_the_working_directory(
     assert check_file(f"That passage [{number}].", workdir, sources).passed
 
 
+def test_file_check_wants_the_file_to_hold_the_words_the_sub_goal_quoted(workdir: Path) -> None:
+    (workdir / "notes" / "crane.md").write_text("a grey crane\n")
+    goal = "Find the file that says 'Blue  heron'"
+    assert check_kind(goal) == "file"
+    assert check_file("notes/heron.md", workdir, None, ["Blue  heron"]) == Verdict(
+        True, "notes/heron.md exists and holds the quoted words"
+    )
+    # a file that exists but is not the one asked for: the retry is told why
+    assert check_file("notes/crane.md", workdir, None, ["Blue heron"]) == Verdict(
+        False, "notes/crane.md does not hold the words in quotes"
+    )
+    wrong = Result("notes/crane.md", True, "answer", (), Usage())
+    assert not check_subgoal(goal, wrong, workdir).passed
+    right = Result("It is notes/heron.md.", True, "answer", (), Usage())
+    assert check_subgoal(goal, right, workdir).passed
+    # a file that cannot be read as text (a PDF) is given the benefit of the doubt
+    (workdir / "manual.pdf").write_bytes(b"%PDF-1.4\n\xff\xfe\x00")
+    assert check_file("manual.pdf", workdir, None, ["blue heron"]).passed
+
+
 def test_passage_check_wants_the_answers_words_in_what_was_found() -> None:
     found = tool_step("[1] abbey.md: The abbey was founded by Bishop Odo in 1070.", "search")
     assert check_passage("Bishop Odo founded it [1].", [found]).passed
@@ -420,7 +440,7 @@ def test_ask_with_decompose_auto_shows_the_plan_the_checks_and_the_composed_answ
     ]  # fmt: skip
     assert steps[0]["observation"] == f"1. {FIND}\n2. {COUNT}"
     assert [step["observation"] for step in steps if step["form"] == "check"] == [
-        "passed: notes/heron.md exists",
+        "passed: notes/heron.md exists and holds the quoted words",
         "passed: 3 came back from a tool",
     ]
     result = events[-1]

@@ -223,3 +223,29 @@ def test_review_says_not_found_for_an_answer_copied_from_a_passage_not_about_the
         # off
         off = Assistant(**{**assistant.__dict__, "not_found_below": 0.0})
         assert off.review("What colour was the blender?", "The seller replaced it.", searched) == ""
+
+
+def test_quoted_words_and_a_query_found_as_written_rank_first(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    # Many short files hold every word of the phrase, often; one long file holds it as written.
+    for n in range(8):
+        (corpus / f"near{n}.txt").write_text(
+            f"Review {n}: wonderful addition! Our wonderful blender is an addition to our "
+            "kitchen, a wonderful addition to the kitchen of our family.\n"
+        )
+    filler = " ".join(f"The hall has lamp number {n} on the wall." for n in range(40))
+    (corpus / "target.txt").write_text(f"{filler} It is a wonderful addition to our hall.\n")
+    ingest(tmp_path / "idx", embedder, IngestOptions(roots=(corpus,)))
+    with IndexReader(tmp_path / "idx") as reader:
+        retriever = Retriever(reader, embedder)
+        for query in (
+            "the file that says 'wonderful addition to our'",
+            'Find the file that contains "a wonderful addition to our"',
+            "a wonderful addition to our",  # the model dropped the quotes
+        ):
+            assert retriever.search(query, k=3)[0].path.endswith("target.txt"), query
+        # a quoted phrase no document holds changes nothing: the usual ranking stands
+        plain = retriever.search("wonderful blender kitchen", k=3)
+        quoted = retriever.search("wonderful blender kitchen 'no such words here'", k=3)
+        assert {hit.path for hit in plain} == {hit.path for hit in quoted}
