@@ -62,7 +62,12 @@ PLAN_SYSTEM = (
     "Copy quoted words exactly. A task that one search answers is one step: the task itself.\n"
     "Example: \"How many words does the file that mentions 'red kite' have?\" -> "
     '{"steps": ["Find the file that mentions \'red kite\'", '
-    '"Count the words of the file from step 1 with wc -w"]}'
+    '"Count the words of the file from step 1 with wc -w"]}\n'
+    "Example: \"Which is older, the note that says 'first frost' or the one that says 'late "
+    "bloom'?\" -> "
+    '{"steps": ["Find the file that says \'first frost\'", '
+    "\"Find the file that says 'late bloom'\", "
+    '"Show the dates of the files from steps 1 and 2 with ls -l"]}'
 )
 COMPOSE_SYSTEM = (
     "Answer the task from the findings of its steps. Reply with the answer itself in one "
@@ -272,6 +277,22 @@ def subgoal_prompt(goal: str, findings: Sequence[tuple[str, str]]) -> str:
     return goal + "\n\nFound by earlier steps:\n" + "\n".join(lines)
 
 
+def lost_phrases(task: str, goals: Sequence[str]) -> list[str]:
+    """The task's quoted words that no sub-goal copies as written (case and spacing aside).
+
+    The plan is checked like a sub-goal, for free: the 1.5B model planned "Find the file named
+    'post_important.txt'" for a post that says "it has been deemed important", and every later
+    sub-goal looked for a file that does not exist.
+
+    >>> lost_phrases("Which says 'blue heron'?", ["Find the file that says 'Blue  heron'"])
+    []
+    >>> lost_phrases("Which says 'blue heron'?", ["Find the file named 'heron.txt'"])
+    ['blue heron']
+    """
+    planned = " ".join(" ".join(goals).lower().split())
+    return [p for p in quoted_phrases(task) if " ".join(p.lower().split()) not in planned]
+
+
 def parse_plan(text: str) -> list[str]:
     """The sub-goals of a plan reply; [] when it is not a plan.
 
@@ -380,7 +401,11 @@ class PlannedRun:
         reply = self.model.chat(messages, (), purpose="plan", reply_format=PLAN_SCHEMA)
         goals = parse_plan(reply.message.content)
         shown = "\n".join(f"{n}. {goal}" for n, goal in enumerate(goals, 1)) or "(no plan)"
-        if len(goals) < 2:
+        lost = lost_phrases(self.task, goals)
+        if lost and len(goals) >= 2:
+            goals = []
+            shown += f"\n(the plan lost the task's words {lost[0]!r}: the task runs as asked)"
+        elif len(goals) < 2:
             shown += "\n(one step: the task runs as asked)"
         call = ToolCall("plan", {"task": self.task})
         return self._own_step(

@@ -180,6 +180,19 @@ def test_a_plan_of_one_step_runs_the_task_as_it_was_asked(workdir: Path) -> None
     assert not any(step.form in ("subgoal", "check", "composed") for step in steps)
 
 
+def test_a_plan_that_loses_the_tasks_quoted_words_runs_the_task_as_asked(workdir: Path) -> None:
+    lost = '{"steps": ["Find the file named heron.txt", "Count its lines with wc -l"]}'
+    model = ScriptedModel(
+        [lost, ToolCall("shell", {"command": "wc -l notes/heron.md"}), answer("3 lines.")]
+    )
+    run, asked = planned(model, workdir)
+    steps = list(run)
+    assert asked == [TASK]  # no sub-goal looked for a file that does not exist
+    assert "the plan lost the task's words 'blue heron'" in steps[0].observation
+    assert run.result is not None and run.result.answer == "3 lines."
+    assert not any(step.form in ("subgoal", "check", "composed") for step in steps)
+
+
 def test_a_failed_check_runs_the_sub_goal_once_more_rephrased(workdir: Path) -> None:
     model = ScriptedModel(
         [
