@@ -38,7 +38,7 @@ from smallagent.escalation import Signal, answer_signals, escalating
 from smallagent.index import IndexReader, index_directory
 from smallagent.ollama_model import OllamaModel
 from smallagent.paths import display_path
-from smallagent.planner import PlannedRun, task_run
+from smallagent.planner import PlannedRun, looks_multi_step, task_run
 from smallagent.retrieval import Retriever, SourceRegistry, asserts_beyond
 from smallagent.shell import ConsentRequest, ShellPolicy
 from smallagent.tools import (
@@ -101,6 +101,10 @@ class Assistant:
             return ""
         if named_paths(question, self.options.workdir):
             return ""  # a question about a file or folder: the file system's facts answer it
+        if looks_multi_step(question):
+            # Two things compared, or one found by another: no single passage holds such a
+            # question, so one passage's coverage says nothing about it.
+            return ""
         queries = [question]
         for step in steps:
             if step.kind != "tool" or step.call is None:

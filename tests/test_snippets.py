@@ -209,6 +209,16 @@ def test_review_says_not_found_for_an_answer_copied_from_a_passage_not_about_the
             "It was bright red, 1994.",
             searched,
         ).startswith("Not found in the documents")
+        # a task spread over two passages (a comparison) is not one passage's to judge: kept
+        assert (
+            assistant.review(
+                "Which is longer, the review that says 'leaking kettle' or the one that says 'green "
+                "tea'? Answer with its file name.",
+                "docs/kettle.txt",
+                searched,
+            )
+            == ""
+        )
         # an answer that only echoes the question ("OK") asserts nothing: kept
         assert assistant.review("Reply with the word OK.", "OK", searched) == ""
         # a question naming a file: the file-system facts answer it, not passages

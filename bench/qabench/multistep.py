@@ -24,7 +24,7 @@ import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -384,8 +384,24 @@ def build_tasks(
             made = sum(task.shape == shape for task in tasks)
             if made < count:
                 raise ValueError(f"{split}: only {made} {shape} tasks could be made")
-        by_split[split] = assign_ids(tasks)
+        by_split[split] = assign_ids([replace(task, pattern=found(task.pattern)) for task in tasks])
     return by_split
+
+
+def found(pattern: str) -> str:
+    """`pattern`, failed by an answer that says it was not found: such an answer may still
+    name the right file or a number ("not found; the closest (reddit/post-1896.txt) holds 30%"),
+    and every task here has an answer in the corpus.
+
+    >>> import re
+    >>> p = found("(?i)post-1896")
+    >>> [bool(re.search(p, a)) for a in ("It is post-1896.", "Not found; the closest: post-1896")]
+    [True, False]
+    """
+    flags = re.match(r"\(\?[a-z]+\)", pattern)
+    lead = flags.group(0) if flags else ""
+    rest = pattern[len(lead) :]
+    return f"{lead}^(?![\\s\\W]*(?i:not found))(?=[\\s\\S]*?(?:{rest}))"
 
 
 def sample(tasks: Sequence[MultiTask], per_shape: int) -> list[MultiTask]:
