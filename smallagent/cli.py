@@ -1177,4 +1177,10 @@ def _open_history() -> HistoryLog:
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except BrokenPipeError:
+        # The reader left (`smallagent ask ... | head`): stop quietly, as `cat` does, with no
+        # traceback and no second error when Python flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)

@@ -21,7 +21,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -148,6 +148,9 @@ def check_kind(goal: str) -> CheckKind:
 class Verdict:
     passed: bool
     detail: str
+    # What later sub-goals are told this one found, where the check pins it down better than
+    # the answer does (the file's path, not the passage the model quoted around it).
+    finding: str = field(default="", compare=False)
 
 
 def _tool_text(steps: Sequence[Step]) -> str:
@@ -188,8 +191,9 @@ def check_file(
     for path in existing:
         missing = [phrase for phrase in phrases if not _holds_phrase(path, phrase)]
         if not missing:
-            return Verdict(True, f"{path.relative_to(root)} exists" + (
-                " and holds the quoted words" if phrases else ""))  # fmt: skip
+            shown = str(path.relative_to(root))
+            held = " and holds the quoted words" if phrases else ""
+            return Verdict(True, f"{shown} exists{held}", finding=shown)
     if existing:
         shown = existing[0].relative_to(root)
         return Verdict(False, f"{shown} does not hold the words in quotes")
@@ -388,7 +392,7 @@ class PlannedRun:
             assert result is not None
             self.verdicts.append(verdict)
             complete = complete and result.complete
-            found = result.answer if result.complete else "not found"
+            found = verdict.finding or (result.answer if result.complete else "not found")
             findings.append((goal, " ".join(found.split())))
         answer, step = self._compose(findings)
         yield step

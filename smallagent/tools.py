@@ -218,8 +218,14 @@ def named_paths(query: str, root: Path) -> list[Path]:
     candidates += _PATHLIKE.findall(query)
     found: list[Path] = []
     for candidate in dict.fromkeys(c.strip().rstrip("/") for c in candidates):
-        path = (root / candidate).resolve() if candidate else root
-        if path != root and path.is_relative_to(root) and path.exists() and path not in found:
+        try:
+            path = (root / candidate).resolve() if candidate else root
+            exists = path != root and path.is_relative_to(root) and path.exists()
+        except OSError:
+            # A quoted sentence is not a path: too long a name (ENAMETOOLONG) made the whole
+            # search fail when the 1.5B model quoted a passage back in its query.
+            continue
+        if exists and path not in found:
             found.append(path)
     return found
 

@@ -134,3 +134,18 @@ def test_ask_refuses_what_a_task_file_refuses(
     assert result.exit_code == 2  # bad input (issue 13: was 1)
     first, *_ = result.output.splitlines()
     assert first.startswith("error: --") and first.endswith(message)
+
+
+def test_a_reader_that_leaves_the_pipe_ends_the_run_quietly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import smallagent.cli as cli
+
+    def closed_pipe() -> None:
+        raise BrokenPipeError(32, "Broken pipe")  # `smallagent ask ... | head` once head exits
+
+    monkeypatch.setattr(cli, "app", closed_pipe)
+    monkeypatch.setattr(cli.os, "dup2", lambda source, target: None)  # keep pytest's stdout
+    with pytest.raises(SystemExit) as stopped:
+        cli.main()
+    assert stopped.value.code == 141

@@ -109,7 +109,7 @@ def test_a_multi_step_task_is_planned_run_sub_goal_by_sub_goal_and_composed(
         [
             PLAN,
             ToolCall("search", {"query": "blue heron"}),
-            answer("notes/heron.md [1]"),
+            answer("The passage in notes/heron.md [1] says: At dawn the blue heron stood."),
             ToolCall("shell", {"command": "wc -l notes/heron.md"}),
             answer("It has 3 lines."),
             '{"answer": "notes/heron.md has 3 lines."}',
@@ -128,7 +128,8 @@ def test_a_multi_step_task_is_planned_run_sub_goal_by_sub_goal_and_composed(
     # task, not the first sub-goal's transcript.
     assert asked == [
         FIND,
-        f"{COUNT}\n\nFound by earlier steps:\nstep 1 ({FIND}): notes/heron.md [1]",
+        # what the check pinned down is passed on, not the passage the model quoted around it
+        f"{COUNT}\n\nFound by earlier steps:\nstep 1 ({FIND}): notes/heron.md",
     ]
     second = model.seen[3]  # the first request of sub-goal 2
     assert [message.role for message in second] == ["system", "user"]
@@ -139,7 +140,7 @@ def test_a_multi_step_task_is_planned_run_sub_goal_by_sub_goal_and_composed(
         Verdict(True, "3 came back from a tool"),
     ]
     assert model.formats[-1] == ANSWER_SCHEMA and model.purposes[-1] == "answer"
-    assert "1. " + FIND + ": notes/heron.md [1]" in user_text(model.seen[-1])
+    assert "1. " + FIND + ": notes/heron.md\n" in user_text(model.seen[-1])
     assert result.answer == "notes/heron.md has 3 lines."
     assert result.complete and result.stop_reason == "answer"
     # Everything is a step, numbered on: plan, sub-goal, its steps, check, ..., composed answer.

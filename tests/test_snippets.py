@@ -120,6 +120,9 @@ def test_paths_the_query_names_get_facts_from_the_file_system(tmp_path: Path) ->
         "notes/a.txt: a file of 8 bytes and 2 lines.",
     ]
     assert named_paths("What is in `../` or '/etc/passwd'?", tmp_path) == []
+    # a quoted sentence far longer than a file name may be is no path, and no error
+    quoted = "'" + "With peace in Europe from 1815 the navy turned " * 8 + "' notes/a.txt"
+    assert named_paths(f"wc -l {quoted}", tmp_path) == [tmp_path / "notes" / "a.txt"]
 
 
 def test_a_huge_file_gets_its_size_without_a_line_count(
@@ -212,8 +215,8 @@ def test_review_says_not_found_for_an_answer_copied_from_a_passage_not_about_the
         # a task spread over two passages (a comparison) is not one passage's to judge: kept
         assert (
             assistant.review(
-                "Which is longer, the review that says 'leaking kettle' or the one that says 'green "
-                "tea'? Answer with its file name.",
+                "Which is longer, the review that says 'leaking kettle' or the one "
+                "that says 'green tea'? Answer with its file name.",
                 "docs/kettle.txt",
                 searched,
             )
