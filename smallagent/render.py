@@ -265,17 +265,22 @@ def models_table(out: Console, models: Sequence[tuple[ModelInfo, int]]) -> None:
 
 @contextmanager
 def pull_progress(out: Console, name: str) -> Iterator[Callable[[PullProgress], None]]:
+    """One bar for the whole pull: the bytes of every layer seen so far, summed."""
+    from smallagent.ollama_model import PullTotals  # not at start-up: see the module docstring
+
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                TransferSpeedColumn())  # fmt: skip
+    totals = PullTotals()
     with Progress(*columns, console=out) as progress:
         task = progress.add_task(name, total=None)
 
         def on_update(update: PullProgress) -> None:
+            totals.add(update)
             progress.update(
                 task,
-                description=f"{name}: {update.status}",
-                completed=update.completed,
-                total=update.total or None,
+                description=f"{name}: {totals.status}",
+                completed=totals.completed,
+                total=totals.total or None,
             )
 
         yield on_update

@@ -9,6 +9,7 @@ import json
 import re
 import shlex
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -372,3 +373,60 @@ def test_models_list_and_show_against_a_standin_server(isolated_env: Path) -> No
     assert re.search(
         r"standin:1b\s+0\.0 GB\s+1\.5B\s+Q4_K_M\s+32768\s+completion, tools", table.output
     )
+
+
+def test_model_pull_sums_its_layers_into_one_bar() -> None:
+    """Ollama streams each layer's bytes on their own; the bar shows them summed, over every
+    layer seen so far, instead of starting again at each layer (a scripted pull, no server)."""
+    import io
+
+    from ollama import ProgressResponse
+    from rich.console import Console
+
+    from smallagent import render
+    from smallagent.ollama_model import OllamaServer, PullTotals
+
+    def layer(digest: str, completed: int, total: int) -> ProgressResponse:
+        return ProgressResponse(
+            status=f"pulling {digest[:12]}", digest=f"sha256:{digest}", completed=completed,
+            total=total,
+        )  # fmt: skip
+
+    events = [
+        ProgressResponse(status="pulling manifest"),
+        layer("aaaa", 0, 2000),
+        layer("aaaa", 1000, 2000),
+        layer("bbbb", 0, 1000),  # a second layer: the total grows
+        layer("aaaa", 2000, 2000),
+        layer("bbbb", 1000, 1000),
+        ProgressResponse(status="verifying sha256 digest"),
+        ProgressResponse(status="success"),
+    ]
+
+    class ScriptedClient:
+        def pull(self, name: str, stream: bool) -> Iterator[ProgressResponse]:
+            assert (name, stream) == ("qwen2.5:3b", True)
+            return iter(events)
+
+    server = OllamaServer("http://127.0.0.1:9")
+    server._client = ScriptedClient()
+    updates = list(server.pull("qwen2.5:3b"))
+    totals, seen = PullTotals(), []
+    for update in updates:
+        totals.add(update)
+        seen.append((totals.status, totals.completed, totals.total))
+    assert seen == [
+        ("pulling manifest", 0, 0),
+        ("pulling 1 layer", 0, 2000),
+        ("pulling 1 layer", 1000, 2000),
+        ("pulling 2 layers", 1000, 3000),
+        ("pulling 2 layers", 2000, 3000),
+        ("pulling 2 layers", 3000, 3000),
+        ("verifying sha256 digest", 3000, 3000),
+        ("success", 3000, 3000),
+    ]
+    out = Console(file=io.StringIO(), width=100)
+    with render.pull_progress(out, "qwen2.5:3b") as show:
+        for update in updates:
+            show(update)
+    assert re.match(r"qwen2\.5:3b: success ━+ 3\.0/3\.0 kB", out.file.getvalue())  # type: ignore[attr-defined]
