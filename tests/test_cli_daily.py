@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 import typer
@@ -91,6 +92,38 @@ def test_help_lists_exit_codes_version_and_completion(isolated_env: Path) -> Non
     assert runner.invoke(app, ["ask", "-h"]).exit_code == 0
 
 
+def test_dash_h_is_help_for_every_command(isolated_env: Path) -> None:
+    commands = every_command()
+    assert len(commands) > 20
+    for words in commands:
+        short, long = (
+            runner.invoke(app, [*words.split(), "-h"]),
+            runner.invoke(app, [*words.split(), "--help"]),
+        )
+        assert short.exit_code == long.exit_code == 0, words
+        assert short.output == long.output, words
+
+
+def test_shell_completion_completes_commands_and_options(isolated_env: Path) -> None:
+    """What `--install-completion` installs (and `--show-completion` prints) calls the command
+    back with these variables; its answers are the completions."""
+    import os
+    import subprocess
+    import sys
+
+    def complete(words: str) -> list[str]:
+        command = Path(sys.executable).with_name("smallagent")
+        variables = {"_SMALLAGENT_COMPLETE": "complete_bash", "COMP_WORDS": words,
+                     "COMP_CWORD": str(len(words.split()) - 1)}  # fmt: skip
+        done = subprocess.run([command], env={**os.environ, **variables}, capture_output=True,
+                              text=True, timeout=60, check=True)  # fmt: skip
+        return done.stdout.split()
+
+    assert complete("smallagent ind") == ["index"]
+    assert complete("smallagent index i") == ["info"]
+    assert complete("smallagent --index") == ["--index", "--index-dir"]
+
+
 # ------------------------------------------------------------------ --json everywhere
 
 
@@ -108,6 +141,72 @@ def test_json_errors_are_one_object_on_stdout(isolated_env: Path, ollama_dev: Mo
         error = only_json(result)
         assert isinstance(error, dict) and set(error) == {"error", "hint", "exit_code"}
         assert error["exit_code"] == code
+
+
+def every_command() -> dict[str, Any]:
+    """Each command and group of the app by its words (`models list`; "" is the app itself)."""
+    found: dict[str, Any] = {}
+
+    def walk(command: Any, words: list[str]) -> None:
+        found[" ".join(words)] = command
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*words, name])
+
+    walk(typer.main.get_command(app), [])
+    return found
+
+
+def commands_with_json() -> set[str]:
+    """Every command (or group, like `logs`) that takes --json."""
+    return {
+        words
+        for words, command in every_command().items()
+        if any("--json" in getattr(param, "opts", ()) for param in command.params)
+    }
+
+
+def test_every_json_output_is_json_and_nothing_else(tiny_index: Path) -> None:
+    """Each command's --json, run for real (against the stand-in server where it needs one):
+    stdout parses as one JSON document, or as JSON lines for the streams (ask, run)."""
+    from tests.standin_ollama import MODEL, StandInOllama, chunk, final
+
+    record("What unlocks calibration?", MODEL, 1_800_000_000.0)
+    tasks = tiny_index.parent / "tasks.yaml"
+    tasks.write_text(
+        "defaults: {tools: []}\ntasks:\n"
+        "  - {id: code, prompt: What is the code, checks: {contains: [TW-8841]}}\n"
+    )
+
+    def answers(request: dict[str, object]) -> Iterator[dict[str, object] | float]:
+        yield chunk(json.dumps({"tool": "final_answer", "input": "The code is TW-8841."}))
+        yield final()
+
+    runs = {
+        "doctor": ["doctor", "--skip-embedder"],
+        "ask": ["ask", "--no-shell", "What is the service code?"],
+        "run": ["run", str(tasks)],
+        "models list": ["models", "list"],
+        "models show": ["models", "show", MODEL],
+        "ingest": ["ingest", str(tiny_index)],
+        "search": ["search", "service code"],
+        "index list": ["index", "list"],
+        "index info": ["index", "info", "tiny"],
+        "config show": ["config", "show"],
+        "logs": ["logs"],
+        "logs energy": ["logs", "energy"],
+    }
+    assert set(runs) == commands_with_json()  # a new --json command needs a line here
+    streams = {"ask", "run"}
+    with StandInOllama(answers) as standin:
+        for name, argv in runs.items():
+            global_options = ["--ollama-host", standin.host, "--model", MODEL, "--index", "tiny"]
+            result = runner.invoke(app, [*global_options, *argv, "--json"])
+            assert result.exit_code in {0, 1}, (name, result.output)
+            if name in streams:
+                lines = result.stdout.splitlines()
+                assert lines and all(isinstance(json.loads(line), dict) for line in lines), name
+            else:
+                assert isinstance(only_json(result), dict | list), name
 
 
 def test_doctor_json_with_the_server_down(isolated_env: Path, ollama_dev: ModuleType) -> None:
@@ -168,6 +267,26 @@ def test_chunk_tokens_above_the_embedder_limit_is_refused(tiny_index: Path) -> N
     result = runner.invoke(app, ["ingest", str(tiny_index), "--chunk-tokens", "512"])
     assert result.exit_code == 2
     assert "embeds at most 256 word pieces" in result.output
+
+
+def test_an_index_from_an_older_chunker_says_so_and_its_ingest_chunks_again(
+    tiny_index: Path, built_index: Path
+) -> None:
+    """./indexes/tiny is a copy: its files are those of the folder it was built from."""
+    from tests.test_ingest import as_built_by_chunker_1
+
+    as_built_by_chunker_1(tiny_index.parent / "indexes" / "tiny")
+    before = runner.invoke(app, ["index", "info", "tiny"])
+    assert "overlap 32, chunker 1 (older than this version's 2" in " ".join(before.output.split())
+    elsewhere = runner.invoke(app, ["ingest", str(tiny_index), "--index", "tiny"])
+    assert elsewhere.exit_code == 1
+    assert "2 of its files are outside the folders given" in " ".join(elsewhere.output.split())
+    again = runner.invoke(app, ["ingest", str(built_index / "docs"), "--index", "tiny"])
+    assert again.exit_code == 0, again.output
+    said = " ".join(again.output.split())
+    assert "every file was chunked again: the index was chunked by an older chunker" in said
+    after = runner.invoke(app, ["index", "info", "tiny"])
+    assert "overlap 32, chunker 2" in after.output and "older" not in after.output
 
 
 # ------------------------------------------------------------------ logs

@@ -126,7 +126,7 @@ def test_a_different_embedder_or_chunking_is_refused_until_rebuild(
     assert _consistent(index) == (3, 3)
 
 
-def _as_built_by_chunker_1(index: Path) -> None:
+def as_built_by_chunker_1(index: Path) -> None:
     """What an index from before chunker 2 holds: no `chunker_version` in its state or manifest."""
     import json
     import sqlite3
@@ -149,7 +149,7 @@ def test_an_index_from_an_older_chunker_searches_and_its_next_ingest_chunks_agai
     corpus = _corpus(tmp_path / "docs")
     index = tmp_path / "idx"
     ingest(index, embedder, IngestOptions(roots=(corpus,)))
-    _as_built_by_chunker_1(index)
+    as_built_by_chunker_1(index)
     with IndexReader(index) as reader:
         assert reader.spec.chunker_version == 1
         hits = Retriever(reader, embedder).search("Which volcano is in Sicily?", k=1)
@@ -174,7 +174,7 @@ def test_an_older_chunker_with_files_outside_the_folders_given_is_refused_not_mi
     second = _corpus(tmp_path / "second", {"owl.md": "# Owls\n\nOwls hunt at night.\n"})
     index = tmp_path / "idx"
     ingest(index, embedder, IngestOptions(roots=(first, second)))
-    _as_built_by_chunker_1(index)
+    as_built_by_chunker_1(index)
     with pytest.raises(IndexStoreError, match="older chunker") as caught:
         ingest(index, embedder, IngestOptions(roots=(first,)))  # a rebuild would drop owl.md
     assert str(second / "owl.md") in caught.value.message
