@@ -317,6 +317,74 @@ def test_logs_list_search_filter_and_energy(isolated_env: Path) -> None:
     assert text.exit_code == 0 and "Why is the sky blue?" in text.output
 
 
+def test_asks_chat_turns_and_run_tasks_are_logged_until_the_config_turns_it_off(
+    isolated_env: Path,
+) -> None:
+    from tests.standin_ollama import MODEL, StandInOllama, chunk, final
+
+    def answers(request: dict[str, object]) -> Iterator[dict[str, object] | float]:
+        yield chunk(json.dumps({"tool": "final_answer", "input": "The code is TW-8841."}))
+        yield final(prompt_tokens=80, generated=9)
+
+    tasks = isolated_env / "tasks.yaml"
+    tasks.write_text(
+        "defaults: {tools: []}\ntasks:\n"
+        "  - {id: code, prompt: Which code, checks: {contains: [TW-8841]}}\n"
+    )
+    with StandInOllama(answers) as standin:
+        server = ["--ollama-host", standin.host, "--model", MODEL]
+        assert runner.invoke(app, [*server, "ask", "--no-shell", "Which code?"]).exit_code == 0
+        chat = runner.invoke(app, [*server, "chat", "--no-shell"], input="first\nsecond\n/exit\n")
+        assert chat.exit_code == 0, chat.output
+        assert runner.invoke(app, [*server, "run", str(tasks)]).exit_code == 0
+        (isolated_env / "smallagent.toml").write_text("history = false\n")
+        assert runner.invoke(app, [*server, "ask", "--no-shell", "Not logged?"]).exit_code == 0
+    entries = only_json(runner.invoke(app, ["logs", "--json"]))
+    assert isinstance(entries, list)
+    assert [(e["kind"], e["question"]) for e in reversed(entries)] == [
+        ("ask", "Which code?"),
+        ("chat", "first"),
+        ("chat", "second"),
+        ("run", "Which code"),
+    ]
+    for logged in entries:
+        assert logged["answer"] == "The code is TW-8841." and logged["model"] == MODEL
+        assert logged["steps"] >= 1 and logged["prompt_tokens"] >= 80
+        assert logged["generated_tokens"] >= 9 and logged["seconds"] > 0
+        assert logged["wh"] > 0 and logged["wh_method"].startswith("modeled: CPU")
+        assert logged["gco2e"] > 0 and logged["reference_wh"] > logged["same_method_wh"] > 0
+    states = [e["exit_state"] for e in reversed(entries)]
+    assert states == ["answered", "answered", "answered", "passed"]
+
+
+def test_ctrl_c_exits_130_and_is_logged_as_interrupted(isolated_env: Path) -> None:
+    """A real SIGINT to a real `smallagent ask` while the model is still writing."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.standin_ollama import MODEL, StandInOllama, slow_words
+
+    with StandInOllama(slow_words) as standin:
+        command = [sys.executable, "-m", "smallagent", "--ollama-host", standin.host, "--model",
+                   MODEL, "ask", "--no-shell", "Tell me everything."]  # fmt: skip
+        asking = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + 60
+        while not standin.chats and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # some words streamed
+        asking.send_signal(signal.SIGINT)
+        _, stderr = asking.communicate(timeout=60)
+    assert asking.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    entries = only_json(runner.invoke(app, ["logs", "--json"]))
+    assert isinstance(entries, list) and entries[0]["exit_state"] == "interrupted"
+    assert entries[0]["generated_tokens"] > 0  # what it spent before the stop is booked
+
+
 def test_a_question_that_fails_is_logged_and_no_log_skips_it(
     isolated_env: Path, ollama_dev: ModuleType
 ) -> None:
