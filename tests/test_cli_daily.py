@@ -165,21 +165,31 @@ def commands_with_json() -> set[str]:
     }
 
 
+def answers_the_code(request: dict[str, object]) -> Iterator[dict[str, object] | float]:
+    """A stand-in model that answers at once, whatever it is asked."""
+    from tests.standin_ollama import chunk, final
+
+    yield chunk(json.dumps({"tool": "final_answer", "input": "The code is TW-8841."}))
+    yield final(prompt_tokens=80, generated=9)
+
+
+def task_file(folder: Path) -> Path:
+    """A task file of one task, `Which code`, that answers_the_code passes."""
+    tasks = folder / "tasks.yaml"
+    tasks.write_text(
+        "defaults: {tools: []}\ntasks:\n"
+        "  - {id: code, prompt: Which code, checks: {contains: [TW-8841]}}\n"
+    )
+    return tasks
+
+
 def test_every_json_output_is_json_and_nothing_else(tiny_index: Path) -> None:
     """Each command's --json, run for real (against the stand-in server where it needs one):
     stdout parses as one JSON document, or as JSON lines for the streams (ask, run)."""
-    from tests.standin_ollama import MODEL, StandInOllama, chunk, final
+    from tests.standin_ollama import MODEL, StandInOllama
 
     record("What unlocks calibration?", MODEL, 1_800_000_000.0)
-    tasks = tiny_index.parent / "tasks.yaml"
-    tasks.write_text(
-        "defaults: {tools: []}\ntasks:\n"
-        "  - {id: code, prompt: What is the code, checks: {contains: [TW-8841]}}\n"
-    )
-
-    def answers(request: dict[str, object]) -> Iterator[dict[str, object] | float]:
-        yield chunk(json.dumps({"tool": "final_answer", "input": "The code is TW-8841."}))
-        yield final()
+    tasks = task_file(tiny_index.parent)
 
     runs = {
         "doctor": ["doctor", "--skip-embedder"],
@@ -197,7 +207,7 @@ def test_every_json_output_is_json_and_nothing_else(tiny_index: Path) -> None:
     }
     assert set(runs) == commands_with_json()  # a new --json command needs a line here
     streams = {"ask", "run"}
-    with StandInOllama(answers) as standin:
+    with StandInOllama(answers_the_code) as standin:
         for name, argv in runs.items():
             global_options = ["--ollama-host", standin.host, "--model", MODEL, "--index", "tiny"]
             result = runner.invoke(app, [*global_options, *argv, "--json"])
@@ -320,18 +330,10 @@ def test_logs_list_search_filter_and_energy(isolated_env: Path) -> None:
 def test_asks_chat_turns_and_run_tasks_are_logged_until_the_config_turns_it_off(
     isolated_env: Path,
 ) -> None:
-    from tests.standin_ollama import MODEL, StandInOllama, chunk, final
+    from tests.standin_ollama import MODEL, StandInOllama
 
-    def answers(request: dict[str, object]) -> Iterator[dict[str, object] | float]:
-        yield chunk(json.dumps({"tool": "final_answer", "input": "The code is TW-8841."}))
-        yield final(prompt_tokens=80, generated=9)
-
-    tasks = isolated_env / "tasks.yaml"
-    tasks.write_text(
-        "defaults: {tools: []}\ntasks:\n"
-        "  - {id: code, prompt: Which code, checks: {contains: [TW-8841]}}\n"
-    )
-    with StandInOllama(answers) as standin:
+    tasks = task_file(isolated_env)
+    with StandInOllama(answers_the_code) as standin:
         server = ["--ollama-host", standin.host, "--model", MODEL]
         assert runner.invoke(app, [*server, "ask", "--no-shell", "Which code?"]).exit_code == 0
         chat = runner.invoke(app, [*server, "chat", "--no-shell"], input="first\nsecond\n/exit\n")

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +32,13 @@ def _corpus(root: Path, files: dict[str, str] = FACTS) -> Path:
     for name, text in files.items():
         (root / name).write_text(text)
     return root
+
+
+def _ingested(tmp_path: Path, embedder: Any) -> tuple[Path, Path]:
+    """FACTS ingested into tmp_path/idx: (the folder, the index)."""
+    corpus, index = _corpus(tmp_path / "docs"), tmp_path / "idx"
+    ingest(index, embedder, IngestOptions(roots=(corpus,)))
+    return corpus, index
 
 
 def _consistent(directory: Path) -> tuple[int, int]:
@@ -102,9 +110,7 @@ def test_a_different_embedder_or_chunking_is_refused_until_rebuild(
     tmp_path: Path,
     embedder,  # type: ignore[no-untyped-def]
 ) -> None:
-    corpus = _corpus(tmp_path / "docs")
-    index = tmp_path / "idx"
-    ingest(index, embedder, IngestOptions(roots=(corpus,)))
+    corpus, index = _ingested(tmp_path, embedder)
     other_chunking = IngestOptions(roots=(corpus,), chunking=ChunkingConfig(128, 16))
     with pytest.raises(IndexStoreError, match="chunks of 256 tokens") as caught:
         ingest(index, embedder, other_chunking)
@@ -146,9 +152,7 @@ def test_an_index_from_an_older_chunker_searches_and_its_next_ingest_chunks_agai
     from smallagent.index import summarize
     from smallagent.render import index_info
 
-    corpus = _corpus(tmp_path / "docs")
-    index = tmp_path / "idx"
-    ingest(index, embedder, IngestOptions(roots=(corpus,)))
+    corpus, index = _ingested(tmp_path, embedder)
     as_built_by_chunker_1(index)
     with IndexReader(index) as reader:
         assert reader.spec.chunker_version == 1
