@@ -6,6 +6,8 @@
     .venv/bin/python bench/startup_bench.py [--runs 10] [--model qwen2.5-coder:1.5b]
     python3 scripts/ollama_dev.py stop
 
+    .venv/bin/python bench/startup_bench.py --help-only [--runs 20]   # no server needed
+
 Measures, each as the median of cold processes:
 - `smallagent --help`, next to a bare `python -c pass` (the interpreter's own floor);
 - `smallagent ask` on an existing index, from process start to the moment its first chat request
@@ -124,7 +126,16 @@ def main() -> int:
         default=os.environ.get("OLLAMA_HOST"),
         help="the server ollama_dev.py started (default: $OLLAMA_HOST)",
     )
+    parser.add_argument(
+        "--help-only",
+        action="store_true",
+        help="time `smallagent --help` and the interpreter's floor only (no server, no model)",
+    )
     args = parser.parse_args()
+    if args.help_only:
+        print(f"smallagent --help       {summary(cold_seconds([SMALLAGENT, '--help'], args.runs))}")
+        print(f"python -c pass (floor)  {summary(cold_seconds([PYTHON, '-c', 'pass'], args.runs))}")
+        return 0
     if not args.ollama_host:
         parser.error(
             "no server: pass --ollama-host or set OLLAMA_HOST (ollama_dev.py start prints it)"

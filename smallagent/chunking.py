@@ -15,6 +15,13 @@ from typing import Any
 
 from smallagent.documents import Document
 
+# What an index records about how its chunks were cut (with the token sizes), so that chunks cut
+# one way are never mixed with chunks cut another. Bump it whenever the same document would be
+# cut differently. 1: Markdown headings found by regex, ATX only, a heading with nothing under it
+# a chunk of its own. 2: Markdown parsed by markdown-it (setext headings, front matter), and such a
+# heading joined to the text under the next one.
+CHUNKER_VERSION = 2
+
 
 @dataclass(frozen=True)
 class ChunkingConfig:

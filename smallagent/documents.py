@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import bisect
 import codecs
+import functools
 import itertools
 import os
 import re
 import stat
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -315,38 +316,98 @@ def decode_text(data: bytes) -> str:
     return text
 
 
-_ATX_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
-_FENCE = re.compile(r"^\s*(```|~~~)")
 _RST_UNDERLINE = re.compile(r"^([=\-~^\"'`#*+<>:.])\1{2,}\s*$")
+# Lines as CommonMark counts them (markdown-it's `map` numbers these); str.splitlines would also
+# break at \v, \f and U+2028, and the numbers would drift.
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+_FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*$")
 
 
-def _split_by_headings(text: str, headings: list[tuple[int, int, str]]) -> tuple[Section, ...]:
-    """Cut text at (offset, level, title) points; each section's heading is its title path."""
+def _split_by_headings(
+    text: str, headings: Sequence[tuple[int, int, str]], joined: Collection[int] = ()
+) -> tuple[Section, ...]:
+    """Cut text at (offset, level, title) points; each section's heading is its title path.
+
+    A heading whose index is in `joined` starts no section: the text before it (a heading with
+    nothing under it) stays with it, under its path.
+    """
     sections: list[Section] = []
     trail: list[tuple[int, str]] = []
-    cuts = [*headings, (len(text), 0, "")]
     previous, previous_heading = 0, ""
-    for offset, level, title in cuts:
-        body = text[previous:offset]
-        if body.strip():
-            sections.append(Section(body, heading=previous_heading, start=previous))
+    for index, (offset, level, title) in enumerate([*headings, (len(text), 0, "")]):
+        if index not in joined:
+            body = text[previous:offset]
+            if body.strip():
+                sections.append(Section(body, heading=previous_heading, start=previous))
+            previous = offset
         if not title:
             break
         trail = [(lvl, name) for lvl, name in trail if lvl < level] + [(level, title)]
-        previous, previous_heading = offset, " > ".join(name for _, name in trail)
+        previous_heading = " > ".join(name for _, name in trail)
     return tuple(sections)
 
 
+@functools.cache
+def _markdown_parser() -> Any:
+    from markdown_it import MarkdownIt  # only an ingest reads Markdown; `--help` must not pay
+
+    return MarkdownIt("commonmark")
+
+
+def _plain_title(inline: Any) -> str:
+    """A heading's words as a reader sees them: `**code** TW-1` -> `code TW-1`."""
+    parts = [
+        " " if child.type in {"softbreak", "hardbreak"} else child.content
+        for child in inline.children or ()
+        if child.type in {"text", "code_inline", "image", "softbreak", "hardbreak"}
+    ]
+    return " ".join(("".join(parts) if parts else inline.content).split())
+
+
+def _blank_front_matter(lines: list[str]) -> list[str]:
+    """YAML front matter (`---` ... `---` or `...` at the top) blanked, lines kept: its closing
+    `---` would otherwise underline the last key as a setext heading."""
+    if not lines or lines[0].rstrip("\r\n") != "---":
+        return lines
+    for number in range(1, len(lines)):
+        if _FRONT_MATTER_END.match(lines[number].rstrip("\r\n")):
+            return ["\n"] * (number + 1) + lines[number + 1 :]
+    return lines
+
+
+def markdown_headings(text: str) -> list[tuple[int, int, int, str]]:
+    """(start, end, level, title) of each top-level heading, ATX (`# Title`) or setext (`Title`
+    over `===` or `---`), found by a CommonMark parser: a `#` line in a code block, an HTML block
+    or front matter is not a heading. `start`/`end` are the heading's character span in `text`.
+
+    >>> markdown_headings("Title\\n=====\\n\\n```\\n# not one\\n```\\nSub\\n---\\n")
+    [(0, 12, 1, 'Title'), (31, 39, 2, 'Sub')]
+    """
+    lines = [line.group() for line in _LINE.finditer(text)]
+    starts = [0, *itertools.accumulate(map(len, lines))]
+    tokens = _markdown_parser().parse("".join(_blank_front_matter(lines)))
+    headings = []
+    for token, inline in itertools.pairwise(tokens):
+        if token.type == "heading_open" and token.level == 0 and token.map:
+            title = _plain_title(inline)
+            if title:
+                first, last = token.map
+                headings.append((starts[first], starts[last], int(token.tag[1:]), title))
+    return headings
+
+
 def markdown_sections(text: str) -> tuple[Section, ...]:
-    headings: list[tuple[int, int, str]] = []
-    offset, in_fence = 0, False
-    for line in text.splitlines(keepends=True):
-        if _FENCE.match(line):
-            in_fence = not in_fence
-        elif not in_fence and (match := _ATX_HEADING.match(line.rstrip("\n"))):
-            headings.append((offset, len(match.group(1)), match.group(2).strip()))
-        offset += len(line)
-    return _split_by_headings(text, headings)
+    """Sections at the Markdown headings. A heading with nothing under it but another heading
+    (`# Calibration` then `## Barometer`) shares that heading's section, so no chunk holds a title
+    alone: the passage under it carries both titles and ranks for either."""
+    headings = markdown_headings(text)
+    joined = [
+        number + 1
+        for number, (before, after) in enumerate(itertools.pairwise(headings))
+        if not text[before[1] : after[0]].strip()
+    ]
+    cuts = [(start, level, title) for start, _, level, title in headings]
+    return _split_by_headings(text, cuts, joined)
 
 
 def rst_sections(text: str) -> tuple[Section, ...]:

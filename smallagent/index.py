@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any, Literal, cast
 
-from smallagent.chunking import Chunk, ChunkingConfig
+from smallagent.chunking import CHUNKER_VERSION, Chunk, ChunkingConfig
 from smallagent.errors import IndexDamagedError, IndexStoreError
 from smallagent.paths import atomic_write_bytes
 
@@ -92,6 +92,7 @@ class IndexSpec:
     max_tokens: int
     overlap_tokens: int
     format_version: int = FORMAT_VERSION
+    chunker_version: int = CHUNKER_VERSION
 
     @property
     def chunking(self) -> ChunkingConfig:
@@ -244,6 +245,8 @@ def _spec_from_state(state: dict[str, str], directory: Path) -> IndexSpec:
             max_tokens=int(state["max_tokens"]),
             overlap_tokens=int(state["overlap_tokens"]),
             format_version=int(state["format_version"]),
+            # recorded since version 2: an index without it was chunked by version 1
+            chunker_version=int(state.get("chunker_version", "1")),
         )
     except (KeyError, ValueError):
         raise IndexDamagedError(
@@ -814,7 +817,8 @@ class IndexWriter:
 def _describe(spec: IndexSpec) -> str:
     return (
         f"{spec.embedder} ({spec.dimension} dims, chunks of {spec.max_tokens} tokens, "
-        f"overlap {spec.overlap_tokens}, format {spec.format_version})"
+        f"overlap {spec.overlap_tokens}, chunker {spec.chunker_version}, "
+        f"format {spec.format_version})"
     )
 
 

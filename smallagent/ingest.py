@@ -11,7 +11,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -74,10 +74,39 @@ class IngestReport:
     embed_seconds: float = 0.0
     embedding_energy: EnergyFigure | None = None
     started_over: bool = False  # --rebuild found the index damaged and began from nothing
+    rechunked_from: int | None = None  # the older chunker version every file was chunked again from
 
 
 def _under(path: str, roots: Sequence[Path]) -> bool:
     return any(path == str(root) or path.startswith(str(root) + os.sep) for root in roots)
+
+
+def _older_chunker(directory: Path, spec: IndexSpec, roots: Sequence[Path]) -> int | None:
+    """The chunker version of an index built as `spec` says in all but that, else None.
+
+    Its chunks were cut another way, so every file is chunked again (a rebuild) rather than new
+    chunks mixed with old ones. That needs every file it holds: when some lie outside `roots`,
+    which a rebuild would drop, the ingest is refused with the folders to give instead.
+    """
+    try:
+        reader = IndexReader(directory)
+    except IndexStoreError:
+        return None  # no index yet, or one the writer will say what is wrong with
+    with reader:
+        built = reader.spec
+        if built == spec or replace(built, chunker_version=spec.chunker_version) != spec:
+            return None
+        outside = sorted(doc.path for doc in reader.documents() if not _under(doc.path, roots))
+    if outside:
+        raise IndexStoreError(
+            f"index {directory.name} was chunked by an older chunker (version "
+            f"{built.chunker_version}, now {spec.chunker_version}): every file must be chunked "
+            f"again, and {len(outside)} of its files are outside the folders given, "
+            f"such as {outside[0]}",
+            hint=f"ingest all of its folders at once: `smallagent --index {directory.name} "
+            "ingest FOLDER... --rebuild`",
+        )
+    return built.chunker_version
 
 
 @dataclass
@@ -114,7 +143,11 @@ def ingest(
     cores = os.cpu_count() or 1
     meter = EnergyMeter(energy_counters(gpus=False))  # embedding runs on the CPU
 
-    with open_writer(index_directory, spec, rebuild=options.rebuild) as writer:
+    report.rechunked_from = (
+        None if options.rebuild else _older_chunker(index_directory, spec, existing_roots)
+    )
+    rebuild = options.rebuild or report.rechunked_from is not None
+    with open_writer(index_directory, spec, rebuild=rebuild) as writer:
         report.started_over = writer.started_over
         known = writer.known_documents()
         found_paths = {str(found.path) for found in scanned.files}
@@ -195,7 +228,7 @@ def ingest(
                     report.updated += 1
                 files_embedded += 1
             batch.clear()
-            if not options.rebuild and time.monotonic() - last_commit >= options.checkpoint_every_s:
+            if not rebuild and time.monotonic() - last_commit >= options.checkpoint_every_s:
                 writer.commit()
                 last_commit = time.monotonic()
 

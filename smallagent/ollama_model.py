@@ -48,9 +48,46 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class PullProgress:
+    """One event of a pull as Ollama streams it: a layer's bytes (`digest` set) or a step."""
+
     status: str
     completed: int = 0
     total: int = 0
+    digest: str = ""
+
+
+@dataclass
+class PullTotals:
+    """A whole pull as one figure: Ollama reports each layer on its own (its own total, its own
+    count), so the bytes are summed over every layer seen so far.
+
+    >>> totals = PullTotals()
+    >>> for event in [PullProgress("pulling a", 50, 100, "a"), PullProgress("pulling b", 10, 20,
+    ...     "b"), PullProgress("pulling a", 100, 100, "a"), PullProgress("writing manifest")]:
+    ...     totals.add(event)
+    >>> totals.completed, totals.total, totals.status
+    (110, 120, 'writing manifest')
+    """
+
+    layers: dict[str, tuple[int, int]] = field(default_factory=dict)  # digest -> (done, size)
+    status: str = ""
+
+    def add(self, update: PullProgress) -> None:
+        if update.digest and update.total:
+            done = max(self.layers.get(update.digest, (0, 0))[0], update.completed)
+            self.layers[update.digest] = (min(done, update.total), update.total)
+            layers = len(self.layers)
+            self.status = f"pulling {layers} layer{'s' if layers > 1 else ''}"
+        elif update.status:
+            self.status = update.status
+
+    @property
+    def completed(self) -> int:
+        return sum(done for done, _ in self.layers.values())
+
+    @property
+    def total(self) -> int:
+        return sum(size for _, size in self.layers.values())
 
 
 def _unavailable(host: str, detail: str) -> OllamaUnreachableError:
@@ -446,6 +483,7 @@ class OllamaServer:
                         status=update.status or "",
                         completed=update.completed or 0,
                         total=update.total or 0,
+                        digest=update.digest or "",
                     )
         except OllamaUnreachableError:
             raise  # the server itself, not the registry behind it

@@ -136,6 +136,7 @@ def ingest_report_json(name: str, directory: Path, report: IngestReport) -> str:
             "embed_seconds": round(report.embed_seconds, 3),
             "embedding_wh": round(energy.watt_hours, 6) if energy else 0.0,
             "embedding_energy_source": energy.source if energy else "",
+            "rechunked_from": report.rechunked_from,
         }
     )
 
@@ -162,6 +163,11 @@ def ingest_report(out: Console, name: str, directory: Path, report: IngestReport
     for label, value in rows:
         table.add_row(label, str(value))
     out.print(table)
+    if report.rechunked_from is not None:
+        out.print(
+            f"  every file was chunked again: the index was chunked by an older chunker "
+            f"(version {report.rechunked_from})"
+        )
     problems = [
         *(("skipped", item) for item in report.skipped),
         *(("failed", item) for item in report.failed),
@@ -214,13 +220,22 @@ def index_row(summary: IndexSummary) -> dict[str, Any]:
         "max_tokens": spec.max_tokens,
         "overlap_tokens": spec.overlap_tokens,
         "format_version": spec.format_version,
+        "chunker_version": spec.chunker_version,
         "bytes": summary.bytes_on_disk,
         "updated_at": summary.updated_at,
     }
 
 
 def index_info(summary: IndexSummary) -> list[str]:
+    from smallagent.chunking import CHUNKER_VERSION  # not at start-up: see the module docstring
+
     spec = summary.spec
+    chunker = f"chunker {spec.chunker_version}"
+    if spec.chunker_version < CHUNKER_VERSION:
+        chunker += (
+            f" (older than this version's {CHUNKER_VERSION}: searches work; the next ingest of "
+            "all its folders chunks every file again)"
+        )
     updated = datetime.datetime.fromtimestamp(summary.updated_at).isoformat(timespec="seconds")
     facts: list[tuple[str, object]] = [
         ("name", summary.name),
@@ -228,7 +243,7 @@ def index_info(summary: IndexSummary) -> list[str]:
         ("documents", summary.documents),
         ("chunks", summary.chunks),
         ("embedder", f"{spec.embedder} ({spec.dimension} dims)"),
-        ("chunking", f"{spec.max_tokens} tokens, overlap {spec.overlap_tokens}"),
+        ("chunking", f"{spec.max_tokens} tokens, overlap {spec.overlap_tokens}, {chunker}"),
         ("format", spec.format_version),
         ("size", f"{summary.bytes_on_disk / 1e6:.1f} MB"),
         ("updated", updated),
@@ -265,17 +280,22 @@ def models_table(out: Console, models: Sequence[tuple[ModelInfo, int]]) -> None:
 
 @contextmanager
 def pull_progress(out: Console, name: str) -> Iterator[Callable[[PullProgress], None]]:
+    """One bar for the whole pull: the bytes of every layer seen so far, summed."""
+    from smallagent.ollama_model import PullTotals  # not at start-up: see the module docstring
+
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                TransferSpeedColumn())  # fmt: skip
+    totals = PullTotals()
     with Progress(*columns, console=out) as progress:
         task = progress.add_task(name, total=None)
 
         def on_update(update: PullProgress) -> None:
+            totals.add(update)
             progress.update(
                 task,
-                description=f"{name}: {update.status}",
-                completed=update.completed,
-                total=update.total or None,
+                description=f"{name}: {totals.status}",
+                completed=totals.completed,
+                total=totals.total or None,
             )
 
         yield on_update

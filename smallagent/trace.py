@@ -184,6 +184,7 @@ class LiveReply:
     """The reply being generated, shown below the trace while it streams (on a terminal).
 
     Use as a context manager; `add` is the model's `on_text`; `clear` when a step is printed.
+    A reply stopped before its step (Ctrl-C) is printed as it stood when the view closes.
     """
 
     def __init__(self, console: Console) -> None:
@@ -196,8 +197,12 @@ class LiveReply:
         self._live.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._live.stop()
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        self._live.stop()  # transient: the view is erased
+        if kind is not None and self.text.strip():
+            # Stopped mid-reply (Ctrl-C, a timeout): what was shown stays, since no step will
+            # print it; a finished reply is printed by its step instead.
+            self.console.print(Text(self.text.rstrip("\n"), style="italic dim"))
 
     def add(self, piece: str) -> None:
         self.text += piece

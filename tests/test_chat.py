@@ -3,6 +3,9 @@ through the CLI against a stand-in Ollama server (tests/standin_ollama.py)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -179,6 +182,28 @@ def test_ctrl_c_stops_an_answer_and_the_chat_goes_on() -> None:
         "(/exit or Ctrl-D leaves)",
         "<energy of answer to first>",
     ]
+
+
+def test_ctrl_c_keeps_what_was_shown_of_the_reply() -> None:
+    """The live view is erased when it closes; a reply stopped by Ctrl-C is printed as it stood,
+    since no step will print it. A finished reply leaves nothing behind (its step prints it)."""
+    from rich.console import Console
+
+    from smallagent.trace import LiveReply
+
+    def after_the_view(stop: bool) -> str:
+        """What the terminal keeps once the live view is erased (after its last line-erase)."""
+        console = Console(file=io.StringIO(), width=80, force_terminal=True)
+        with contextlib.suppress(KeyboardInterrupt), LiveReply(console) as live:
+            for piece in ("The service ", "code is\n", "TW-88"):
+                live.add(piece)
+            if stop:
+                raise KeyboardInterrupt
+        kept = console.file.getvalue().rsplit("\x1b[2K", 1)[1]  # type: ignore[attr-defined]
+        return re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", kept)
+
+    assert after_the_view(stop=True) == "The service code is\nTW-88\n"
+    assert after_the_view(stop=False) == ""
 
 
 def test_help_model_and_multiline_in_the_loop() -> None:

@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 from smallagent.chunking import ChunkingConfig, chunk_document
-from smallagent.documents import Document, Section, load_document
+from smallagent.documents import (
+    Document,
+    Section,
+    _split_by_headings,
+    load_document,
+    markdown_headings,
+    markdown_sections,
+)
+from smallagent.index import IndexReader, IndexSpec, open_writer
+from smallagent.retrieval import Hit, Retriever
 
 
 def _prose(words: int, seed: int = 1) -> str:
@@ -89,3 +98,59 @@ def test_pdf_chunks_keep_their_page(tmp_path: Path, counter) -> None:  # type: i
 def test_bad_chunking_config_is_refused(max_tokens: int, overlap: int) -> None:
     with pytest.raises(ValueError):
         ChunkingConfig(max_tokens, overlap)
+
+
+TIDEWATER = (
+    "# Tidewater station\n\nTidewater is a solar-powered weather station for gardens, boats and "
+    "schools.\n\n## Calibration\n\n### Service code\n\nService engineers unlock the factory "
+    "menu with the code TW-8841.\n\n## Power\n\nThe station runs on a small solar panel and a "
+    "LiFePO4 battery.\n"
+)
+
+
+def _best_hit(directory: Path, sections: tuple[Section, ...], query: str, embedder, counter) -> Hit:  # type: ignore[no-untyped-def]
+    """Index one document cut into `sections`, then the hybrid search's first hit for `query`."""
+    document = Document(Path("/docs/tidewater.md"), "markdown", sections)
+    chunks = chunk_document(document, counter, ChunkingConfig())
+    vectors = embedder.embed([chunk.embedding_text for chunk in chunks])
+    with open_writer(directory, IndexSpec(embedder.name, embedder.dimension, 256, 32)) as writer:
+        writer.add_document(str(document.path), 1, 1, "0" * 64, "markdown", chunks, vectors)
+        writer.commit()
+    with IndexReader(directory) as reader:
+        return Retriever(reader, embedder).search(query, k=3)[0]
+
+
+def test_a_heading_query_ranks_the_passage_under_the_heading_first(
+    tmp_path: Path,
+    embedder,  # type: ignore[no-untyped-def]
+    counter,  # type: ignore[no-untyped-def]
+) -> None:
+    """`## Calibration` has nothing under it but `### Service code`. Cut at every heading (as
+    chunker 1 did), the title alone is a chunk, and it ranks first for a question about it;
+    joined to the text under the next heading, the passage with the answer ranks first."""
+    cut_at_every_heading = _split_by_headings(
+        TIDEWATER,
+        [(start, level, title) for start, _, level, title in markdown_headings(TIDEWATER)],
+    )
+    query = "calibration code"
+    before = _best_hit(tmp_path / "v1", cut_at_every_heading, query, embedder, counter)
+    assert before.text.strip() == "## Calibration"
+    after = _best_hit(tmp_path / "v2", markdown_sections(TIDEWATER), query, embedder, counter)
+    assert after.heading == "Tidewater station > Calibration > Service code"
+    assert after.text.startswith("## Calibration\n\n### Service code\n") and "TW-8841" in after.text
+
+
+def test_no_chunk_holds_a_heading_alone(tmp_path: Path, counter) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "guide.md"
+    path.write_text(
+        "Guide\n=====\n\nSetup\n-----\n\n### Linux\n\n"
+        + _prose(400)
+        + "\n\n# Use\n## Ask\n\nAsk.\n"
+    )
+    chunks = chunk_document(load_document(path), counter, ChunkingConfig(128, 16))
+    assert len(chunks) > 3
+    assert chunks[0].heading == "Guide > Setup > Linux"
+    assert chunks[-1].heading == "Use > Ask" and chunks[-1].text == "# Use\n## Ask\n\nAsk."
+    for chunk in chunks:
+        words = [line for line in chunk.text.splitlines() if line.strip()]
+        assert not all(line.startswith("#") or set(line) <= set("=-") for line in words), chunk

@@ -9,8 +9,10 @@ import json
 import re
 import shlex
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 import typer
@@ -90,6 +92,38 @@ def test_help_lists_exit_codes_version_and_completion(isolated_env: Path) -> Non
     assert runner.invoke(app, ["ask", "-h"]).exit_code == 0
 
 
+def test_dash_h_is_help_for_every_command(isolated_env: Path) -> None:
+    commands = every_command()
+    assert len(commands) > 20
+    for words in commands:
+        short, long = (
+            runner.invoke(app, [*words.split(), "-h"]),
+            runner.invoke(app, [*words.split(), "--help"]),
+        )
+        assert short.exit_code == long.exit_code == 0, words
+        assert short.output == long.output, words
+
+
+def test_shell_completion_completes_commands_and_options(isolated_env: Path) -> None:
+    """What `--install-completion` installs (and `--show-completion` prints) calls the command
+    back with these variables; its answers are the completions."""
+    import os
+    import subprocess
+    import sys
+
+    def complete(words: str) -> list[str]:
+        command = Path(sys.executable).with_name("smallagent")
+        variables = {"_SMALLAGENT_COMPLETE": "complete_bash", "COMP_WORDS": words,
+                     "COMP_CWORD": str(len(words.split()) - 1)}  # fmt: skip
+        done = subprocess.run([command], env={**os.environ, **variables}, capture_output=True,
+                              text=True, timeout=60, check=True)  # fmt: skip
+        return done.stdout.split()
+
+    assert complete("smallagent ind") == ["index"]
+    assert complete("smallagent index i") == ["info"]
+    assert complete("smallagent --index") == ["--index", "--index-dir"]
+
+
 # ------------------------------------------------------------------ --json everywhere
 
 
@@ -107,6 +141,82 @@ def test_json_errors_are_one_object_on_stdout(isolated_env: Path, ollama_dev: Mo
         error = only_json(result)
         assert isinstance(error, dict) and set(error) == {"error", "hint", "exit_code"}
         assert error["exit_code"] == code
+
+
+def every_command() -> dict[str, Any]:
+    """Each command and group of the app by its words (`models list`; "" is the app itself)."""
+    found: dict[str, Any] = {}
+
+    def walk(command: Any, words: list[str]) -> None:
+        found[" ".join(words)] = command
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*words, name])
+
+    walk(typer.main.get_command(app), [])
+    return found
+
+
+def commands_with_json() -> set[str]:
+    """Every command (or group, like `logs`) that takes --json."""
+    return {
+        words
+        for words, command in every_command().items()
+        if any("--json" in getattr(param, "opts", ()) for param in command.params)
+    }
+
+
+def answers_the_code(request: dict[str, object]) -> Iterator[dict[str, object] | float]:
+    """A stand-in model that answers at once, whatever it is asked."""
+    from tests.standin_ollama import chunk, final
+
+    yield chunk(json.dumps({"tool": "final_answer", "input": "The code is TW-8841."}))
+    yield final(prompt_tokens=80, generated=9)
+
+
+def task_file(folder: Path) -> Path:
+    """A task file of one task, `Which code`, that answers_the_code passes."""
+    tasks = folder / "tasks.yaml"
+    tasks.write_text(
+        "defaults: {tools: []}\ntasks:\n"
+        "  - {id: code, prompt: Which code, checks: {contains: [TW-8841]}}\n"
+    )
+    return tasks
+
+
+def test_every_json_output_is_json_and_nothing_else(tiny_index: Path) -> None:
+    """Each command's --json, run for real (against the stand-in server where it needs one):
+    stdout parses as one JSON document, or as JSON lines for the streams (ask, run)."""
+    from tests.standin_ollama import MODEL, StandInOllama
+
+    record("What unlocks calibration?", MODEL, 1_800_000_000.0)
+    tasks = task_file(tiny_index.parent)
+
+    runs = {
+        "doctor": ["doctor", "--skip-embedder"],
+        "ask": ["ask", "--no-shell", "What is the service code?"],
+        "run": ["run", str(tasks)],
+        "models list": ["models", "list"],
+        "models show": ["models", "show", MODEL],
+        "ingest": ["ingest", str(tiny_index)],
+        "search": ["search", "service code"],
+        "index list": ["index", "list"],
+        "index info": ["index", "info", "tiny"],
+        "config show": ["config", "show"],
+        "logs": ["logs"],
+        "logs energy": ["logs", "energy"],
+    }
+    assert set(runs) == commands_with_json()  # a new --json command needs a line here
+    streams = {"ask", "run"}
+    with StandInOllama(answers_the_code) as standin:
+        for name, argv in runs.items():
+            global_options = ["--ollama-host", standin.host, "--model", MODEL, "--index", "tiny"]
+            result = runner.invoke(app, [*global_options, *argv, "--json"])
+            assert result.exit_code in {0, 1}, (name, result.output)
+            if name in streams:
+                lines = result.stdout.splitlines()
+                assert lines and all(isinstance(json.loads(line), dict) for line in lines), name
+            else:
+                assert isinstance(only_json(result), dict | list), name
 
 
 def test_doctor_json_with_the_server_down(isolated_env: Path, ollama_dev: ModuleType) -> None:
@@ -169,6 +279,26 @@ def test_chunk_tokens_above_the_embedder_limit_is_refused(tiny_index: Path) -> N
     assert "embeds at most 256 word pieces" in result.output
 
 
+def test_an_index_from_an_older_chunker_says_so_and_its_ingest_chunks_again(
+    tiny_index: Path, built_index: Path
+) -> None:
+    """./indexes/tiny is a copy: its files are those of the folder it was built from."""
+    from tests.test_ingest import as_built_by_chunker_1
+
+    as_built_by_chunker_1(tiny_index.parent / "indexes" / "tiny")
+    before = runner.invoke(app, ["index", "info", "tiny"])
+    assert "overlap 32, chunker 1 (older than this version's 2" in " ".join(before.output.split())
+    elsewhere = runner.invoke(app, ["ingest", str(tiny_index), "--index", "tiny"])
+    assert elsewhere.exit_code == 1
+    assert "2 of its files are outside the folders given" in " ".join(elsewhere.output.split())
+    again = runner.invoke(app, ["ingest", str(built_index / "docs"), "--index", "tiny"])
+    assert again.exit_code == 0, again.output
+    said = " ".join(again.output.split())
+    assert "every file was chunked again: the index was chunked by an older chunker" in said
+    after = runner.invoke(app, ["index", "info", "tiny"])
+    assert "overlap 32, chunker 2" in after.output and "older" not in after.output
+
+
 # ------------------------------------------------------------------ logs
 
 
@@ -195,6 +325,66 @@ def test_logs_list_search_filter_and_energy(isolated_env: Path) -> None:
     assert shown.exit_code == 0 and "70B" in shown.output
     text = runner.invoke(app, ["logs"])
     assert text.exit_code == 0 and "Why is the sky blue?" in text.output
+
+
+def test_asks_chat_turns_and_run_tasks_are_logged_until_the_config_turns_it_off(
+    isolated_env: Path,
+) -> None:
+    from tests.standin_ollama import MODEL, StandInOllama
+
+    tasks = task_file(isolated_env)
+    with StandInOllama(answers_the_code) as standin:
+        server = ["--ollama-host", standin.host, "--model", MODEL]
+        assert runner.invoke(app, [*server, "ask", "--no-shell", "Which code?"]).exit_code == 0
+        chat = runner.invoke(app, [*server, "chat", "--no-shell"], input="first\nsecond\n/exit\n")
+        assert chat.exit_code == 0, chat.output
+        assert runner.invoke(app, [*server, "run", str(tasks)]).exit_code == 0
+        (isolated_env / "smallagent.toml").write_text("history = false\n")
+        assert runner.invoke(app, [*server, "ask", "--no-shell", "Not logged?"]).exit_code == 0
+    entries = only_json(runner.invoke(app, ["logs", "--json"]))
+    assert isinstance(entries, list)
+    assert [(e["kind"], e["question"]) for e in reversed(entries)] == [
+        ("ask", "Which code?"),
+        ("chat", "first"),
+        ("chat", "second"),
+        ("run", "Which code"),
+    ]
+    for logged in entries:
+        assert logged["answer"] == "The code is TW-8841." and logged["model"] == MODEL
+        assert logged["steps"] >= 1 and logged["prompt_tokens"] >= 80
+        assert logged["generated_tokens"] >= 9 and logged["seconds"] > 0
+        assert logged["wh"] > 0 and logged["wh_method"].startswith("modeled: CPU")
+        assert logged["gco2e"] > 0 and logged["reference_wh"] > logged["same_method_wh"] > 0
+    states = [e["exit_state"] for e in reversed(entries)]
+    assert states == ["answered", "answered", "answered", "passed"]
+
+
+def test_ctrl_c_exits_130_and_is_logged_as_interrupted(isolated_env: Path) -> None:
+    """A real SIGINT to a real `smallagent ask` while the model is still writing."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.standin_ollama import MODEL, StandInOllama, slow_words
+
+    with StandInOllama(slow_words) as standin:
+        command = [sys.executable, "-m", "smallagent", "--ollama-host", standin.host, "--model",
+                   MODEL, "ask", "--no-shell", "Tell me everything."]  # fmt: skip
+        asking = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + 60
+        while not standin.chats and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # some words streamed
+        asking.send_signal(signal.SIGINT)
+        _, stderr = asking.communicate(timeout=60)
+    assert asking.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    entries = only_json(runner.invoke(app, ["logs", "--json"]))
+    assert isinstance(entries, list) and entries[0]["exit_state"] == "interrupted"
+    assert entries[0]["generated_tokens"] > 0  # what it spent before the stop is booked
 
 
 def test_a_question_that_fails_is_logged_and_no_log_skips_it(
@@ -372,3 +562,60 @@ def test_models_list_and_show_against_a_standin_server(isolated_env: Path) -> No
     assert re.search(
         r"standin:1b\s+0\.0 GB\s+1\.5B\s+Q4_K_M\s+32768\s+completion, tools", table.output
     )
+
+
+def test_model_pull_sums_its_layers_into_one_bar() -> None:
+    """Ollama streams each layer's bytes on their own; the bar shows them summed, over every
+    layer seen so far, instead of starting again at each layer (a scripted pull, no server)."""
+    import io
+
+    from ollama import ProgressResponse
+    from rich.console import Console
+
+    from smallagent import render
+    from smallagent.ollama_model import OllamaServer, PullTotals
+
+    def layer(digest: str, completed: int, total: int) -> ProgressResponse:
+        return ProgressResponse(
+            status=f"pulling {digest[:12]}", digest=f"sha256:{digest}", completed=completed,
+            total=total,
+        )  # fmt: skip
+
+    events = [
+        ProgressResponse(status="pulling manifest"),
+        layer("aaaa", 0, 2000),
+        layer("aaaa", 1000, 2000),
+        layer("bbbb", 0, 1000),  # a second layer: the total grows
+        layer("aaaa", 2000, 2000),
+        layer("bbbb", 1000, 1000),
+        ProgressResponse(status="verifying sha256 digest"),
+        ProgressResponse(status="success"),
+    ]
+
+    class ScriptedClient:
+        def pull(self, name: str, stream: bool) -> Iterator[ProgressResponse]:
+            assert (name, stream) == ("qwen2.5:3b", True)
+            return iter(events)
+
+    server = OllamaServer("http://127.0.0.1:9")
+    server._client = ScriptedClient()
+    updates = list(server.pull("qwen2.5:3b"))
+    totals, seen = PullTotals(), []
+    for update in updates:
+        totals.add(update)
+        seen.append((totals.status, totals.completed, totals.total))
+    assert seen == [
+        ("pulling manifest", 0, 0),
+        ("pulling 1 layer", 0, 2000),
+        ("pulling 1 layer", 1000, 2000),
+        ("pulling 2 layers", 1000, 3000),
+        ("pulling 2 layers", 2000, 3000),
+        ("pulling 2 layers", 3000, 3000),
+        ("verifying sha256 digest", 3000, 3000),
+        ("success", 3000, 3000),
+    ]
+    out = Console(file=io.StringIO(), width=100)
+    with render.pull_progress(out, "qwen2.5:3b") as show:
+        for update in updates:
+            show(update)
+    assert re.match(r"qwen2\.5:3b: success ━+ 3\.0/3\.0 kB", out.file.getvalue())  # type: ignore[attr-defined]

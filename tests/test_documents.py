@@ -9,6 +9,8 @@ from smallagent.documents import (
     UnusableFile,
     join_broken_words,
     load_document,
+    markdown_headings,
+    markdown_sections,
     run_together_tokens,
     run_together_warning,
     scan,
@@ -29,6 +31,52 @@ def test_markdown_sections_follow_headings_and_skip_code_fences(tmp_path: Path) 
     assert "# not a heading" in document.sections[2].text
     text = path.read_text()
     for section in document.sections:
+        assert text[section.start : section.start + len(section.text)] == section.text
+
+
+def test_setext_headings_are_headings_at_both_levels() -> None:
+    text = "Tidewater\n=========\n\nA weather station.\n\nCalibration\n-----------\n\nTW-8841.\n"
+    sections = markdown_sections(text)
+    assert [(s.heading, s.text) for s in sections] == [
+        ("Tidewater", "Tidewater\n=========\n\nA weather station.\n\n"),
+        ("Tidewater > Calibration", "Calibration\n-----------\n\nTW-8841.\n"),
+    ]
+    assert markdown_headings(text) == [(0, 20, 1, "Tidewater"), (41, 65, 2, "Calibration")]
+
+
+def test_hashes_in_code_front_matter_and_quotes_are_not_headings() -> None:
+    text = (
+        "---\ntitle: Guide\n---\n"  # front matter: its closing --- underlines no heading
+        "# Guide\n\n"
+        "```sh\n# a shell comment\nnot a title\n---\n```\n\n"
+        "~~~\n## tilde fence\n~~~\n\n"
+        "    # indented code\n\n"
+        "> # a quoted title\n\n"
+        "Install\n-------\nRun it.\n"
+    )
+    assert [title for _, _, _, title in markdown_headings(text)] == ["Guide", "Install"]
+    headings = [section.heading for section in markdown_sections(text)]
+    assert headings == ["", "Guide", "Guide > Install"]
+
+
+def test_a_heading_with_nothing_under_it_shares_the_section_under_the_next() -> None:
+    text = (
+        "# Calibration\n\n## Barometer\n\nSet the altitude.\n\n"
+        "## Service\n### Code\n\nTW-8841 unlocks the menu.\n\n"
+        "# Power\n# Solar panel\n\n6 V.\n\n"
+        "## The **panel** `PV-1`\n\nClean it.\n\n"
+        "# Appendix\n"
+    )
+    sections = markdown_sections(text)
+    assert [(s.heading, s.text.split("\n")[0]) for s in sections] == [
+        ("Calibration > Barometer", "# Calibration"),
+        ("Calibration > Service > Code", "## Service"),
+        ("Solar panel", "# Power"),  # the same level: the text sits under the second
+        ("Solar panel > The panel PV-1", "## The **panel** `PV-1`"),
+        ("Appendix", "# Appendix"),  # the last one has no text under it to join
+    ]
+    assert "".join(section.text for section in sections) == text
+    for section in sections:
         assert text[section.start : section.start + len(section.text)] == section.text
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,6 +32,13 @@ def _corpus(root: Path, files: dict[str, str] = FACTS) -> Path:
     for name, text in files.items():
         (root / name).write_text(text)
     return root
+
+
+def _ingested(tmp_path: Path, embedder: Any) -> tuple[Path, Path]:
+    """FACTS ingested into tmp_path/idx: (the folder, the index)."""
+    corpus, index = _corpus(tmp_path / "docs"), tmp_path / "idx"
+    ingest(index, embedder, IngestOptions(roots=(corpus,)))
+    return corpus, index
 
 
 def _consistent(directory: Path) -> tuple[int, int]:
@@ -101,9 +110,7 @@ def test_a_different_embedder_or_chunking_is_refused_until_rebuild(
     tmp_path: Path,
     embedder,  # type: ignore[no-untyped-def]
 ) -> None:
-    corpus = _corpus(tmp_path / "docs")
-    index = tmp_path / "idx"
-    ingest(index, embedder, IngestOptions(roots=(corpus,)))
+    corpus, index = _ingested(tmp_path, embedder)
     other_chunking = IngestOptions(roots=(corpus,), chunking=ChunkingConfig(128, 16))
     with pytest.raises(IndexStoreError, match="chunks of 256 tokens") as caught:
         ingest(index, embedder, other_chunking)
@@ -123,6 +130,63 @@ def test_a_different_embedder_or_chunking_is_refused_until_rebuild(
     with IndexReader(index) as reader:
         assert reader.spec.max_tokens == 128
     assert _consistent(index) == (3, 3)
+
+
+def as_built_by_chunker_1(index: Path) -> None:
+    """What an index from before chunker 2 holds: no `chunker_version` in its state or manifest."""
+    import json
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(index / "meta.sqlite")) as database, database:
+        database.execute("DELETE FROM state WHERE key = 'chunker_version'")
+    manifest = json.loads((index / "manifest.json").read_text())
+    del manifest["chunker_version"]
+    (index / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_an_index_from_an_older_chunker_searches_and_its_next_ingest_chunks_again(
+    tmp_path: Path,
+    embedder,  # type: ignore[no-untyped-def]
+) -> None:
+    from smallagent.chunking import CHUNKER_VERSION
+    from smallagent.index import summarize
+    from smallagent.render import index_info
+
+    corpus, index = _ingested(tmp_path, embedder)
+    as_built_by_chunker_1(index)
+    with IndexReader(index) as reader:
+        assert reader.spec.chunker_version == 1
+        hits = Retriever(reader, embedder).search("Which volcano is in Sicily?", k=1)
+    assert hits[0].path == str(corpus / "volcano.txt")
+    shown = " ".join(index_info(summarize(index)))
+    assert "chunker 1 (older than this version's 2: searches work; the next ingest" in shown
+    # Nothing changed on disk, yet every file is chunked again: a rebuild, never a mix.
+    report = ingest(index, embedder, IngestOptions(roots=(corpus,)))
+    assert report.rechunked_from == 1
+    assert (report.added, report.unchanged, report.chunks_added) == (3, 0, 3)
+    with IndexReader(index) as reader:
+        assert reader.spec.chunker_version == CHUNKER_VERSION
+    assert _consistent(index) == (3, 3)
+    assert ingest(index, embedder, IngestOptions(roots=(corpus,))).rechunked_from is None
+
+
+def test_an_older_chunker_with_files_outside_the_folders_given_is_refused_not_mixed(
+    tmp_path: Path,
+    embedder,  # type: ignore[no-untyped-def]
+) -> None:
+    first = _corpus(tmp_path / "first")
+    second = _corpus(tmp_path / "second", {"owl.md": "# Owls\n\nOwls hunt at night.\n"})
+    index = tmp_path / "idx"
+    ingest(index, embedder, IngestOptions(roots=(first, second)))
+    as_built_by_chunker_1(index)
+    with pytest.raises(IndexStoreError, match="older chunker") as caught:
+        ingest(index, embedder, IngestOptions(roots=(first,)))  # a rebuild would drop owl.md
+    assert str(second / "owl.md") in caught.value.message
+    assert "ingest all of its folders at once" in caught.value.hint
+    with IndexReader(index) as reader:
+        assert reader.spec.chunker_version == 1 and reader.counts() == (4, 4)  # untouched
+    report = ingest(index, embedder, IngestOptions(roots=(first, second)))
+    assert (report.rechunked_from, report.added) == (1, 4)
 
 
 def test_a_second_writer_gets_a_clear_message(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
