@@ -130,6 +130,23 @@ def exact_terms(query: str) -> list[str]:
     return [word for word in words if word and _IDENTIFIER.match(word)]
 
 
+def _words_in_sentences(text: str) -> list[tuple[str, bool]]:
+    """Each word, stripped of punctuation, and whether it opens a sentence, a line or a clause
+    ("Found by earlier steps:", "(Find the file ...)"): a capital there is no sign of a name.
+
+    >>> [pair for pair in _words_in_sentences("Did Odo go? Found: (Find it) in Kent") if pair[1]]
+    [('Did', True), ('Found', True), ('Find', True)]
+    """
+    found: list[tuple[str, bool]] = []
+    for line in text.splitlines():
+        previous = ""
+        for raw in line.split():
+            opens = not previous or previous[-1] in ".!?:;\"'`" or raw[0] in "(\"'`[{"
+            found.append((raw.strip(".,;:!?()[]{}\"'`"), opens))
+            previous = raw
+    return found
+
+
 class Retriever:
     """Hybrid search over one index, plus the cheap lexical facts the agent needs about a query."""
 
@@ -195,16 +212,15 @@ class Retriever:
         >>> Retriever(Index(), None).unknown_names(question)
         ['Haliburton', 'E-22']
         """
-        words = [word.strip(".,;:!?()[]{}\"'`") for word in question.split()]
         codes = set(exact_terms(question))
         unknown: list[str] = []
-        for position, word in enumerate(words):
+        for word, opens_sentence in _words_in_sentences(question):
             if not word or word in unknown or _PATH_LIKE.search(word):
                 continue  # a path or file name is for the file system to judge, not the index
             if word in codes:
                 if not self.reader.exact([word], 1):
                     unknown.append(word)
-            elif position and word[0].isupper() and self.absent_words(word) == [word]:
+            elif not opens_sentence and word[0].isupper() and self.absent_words(word) == [word]:
                 unknown.append(word)
         return unknown
 

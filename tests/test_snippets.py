@@ -89,7 +89,7 @@ def test_absent_words_name_what_no_document_holds(tmp_path: Path, embedder) -> N
 def test_unknown_names_are_names_and_codes_no_document_holds(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     corpus = tmp_path / "docs"
     corpus.mkdir()
-    (corpus / "foot.txt").write_text("Edelman broke his foot. Error QX-7731 was logged.\n")
+    (corpus / "foot.txt").write_text("Edelman broke his foot on day 1. Error QX-7731 was logged.\n")
     ingest(tmp_path / "idx", embedder, IngestOptions(roots=(corpus,)))
     with IndexReader(tmp_path / "idx") as reader:
         retriever = Retriever(reader, embedder)
@@ -100,6 +100,16 @@ def test_unknown_names_are_names_and_codes_no_document_holds(tmp_path: Path, emb
         ]
         # a capital that opens the sentence is not a name, and common words are not names
         assert retriever.unknown_names("Rattling organizers: what keeps them still?") == []
+        # nor one that opens a line or a clause: a planner's sub-goal, with what came before it,
+        # was settled "not found" on "Found" and "Find" before the model saw it
+        subgoal = (
+            "Count the lines of the file from step 1 with wc -l\n\nFound by earlier steps:\n"
+            "step 1 (Find the file that says 'broke his foot'): foot.txt"
+        )
+        assert retriever.unknown_names(subgoal) == []
+        assert retriever.unknown_names("Lines of foot.txt. Then: did Haliburton log it?") == [
+            "Haliburton"
+        ]
 
 
 def test_paths_the_query_names_get_facts_from_the_file_system(tmp_path: Path) -> None:
