@@ -207,8 +207,12 @@ def _holds_phrase(path: Path, phrase: str) -> bool:
         text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError):
         return True
-    words = " ".join(phrase.lower().split())
-    return words in " ".join(text.lower().split())
+    return _folded(phrase) in _folded(text)
+
+
+def _folded(text: str) -> str:
+    """Text as phrases are compared here: lower case, runs of spaces and newlines as one."""
+    return " ".join(text.lower().split())
 
 
 def content_words(text: str) -> list[str]:
@@ -293,8 +297,8 @@ def lost_phrases(task: str, goals: Sequence[str]) -> list[str]:
     >>> lost_phrases("Which says 'blue heron'?", ["Find the file named 'heron.txt'"])
     ['blue heron']
     """
-    planned = " ".join(" ".join(goals).lower().split())
-    return [p for p in quoted_phrases(task) if " ".join(p.lower().split()) not in planned]
+    planned = _folded(" ".join(goals))
+    return [phrase for phrase in quoted_phrases(task) if _folded(phrase) not in planned]
 
 
 def parse_plan(text: str) -> list[str]:
