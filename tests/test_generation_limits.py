@@ -7,6 +7,8 @@ server's side of it is in tests/integration/test_generation_real.py.
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -413,3 +415,21 @@ def test_run_records_a_task_whose_reply_was_cut_off_and_goes_on(isolated_env: Pa
     tasks_ran = [(row["task_id"], row["status"]) for row in rows if row.get("type") != "run"]
     assert tasks_ran == [("first", "error"), ("second", "pass")]
     assert "without its final chunk" in rows[-2]["error"]
+
+
+def test_standin_keeps_a_client_reset_out_of_the_command_output(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A client that resets a kept-alive connection must not print a server traceback: under
+    CliRunner the server thread's stderr is the command's output (a CI run failed on that)."""
+    with StandInOllama(honours_the_cap) as standin:
+        port = int(standin.host.rsplit(":", 1)[1])
+        for _ in range(5):
+            client = socket.create_connection(("127.0.0.1", port))
+            client.sendall(b"GET /api/version HTTP/1.1\r\nHost: x\r\n\r\n")
+            client.recv(4096)
+            client.sendall(b"GET /api/ver")  # half a request, then a reset (linger 0)
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            client.close()
+        time.sleep(0.2)
+    assert "Traceback" not in capsys.readouterr().err
