@@ -1,7 +1,11 @@
 """The escalation tables (issue 12) from question-benchmark runs: always-small, always-large and
-the cascade, side by side; how often each signal fired, its precision and recall.
+the cascade, side by side; how often each signal fired, its precision and recall; and, from
+the small model's recorded answer confidence, the cascade each low-confidence threshold would
+give (modeled: an escalated question gets the always-large run's outcome and Wh, which is what a
+cold escalation runs, the runs being deterministic at temperature 0 with a fixed seed).
 
-    .venv/bin/python bench/escalation_report.py CASCADE_RUN_DIR LARGE_RUN_DIR --out FILE.json
+    .venv/bin/python bench/escalation_report.py CASCADE_RUN_DIR LARGE_RUN_DIR --out FILE.json \
+        [--thresholds 0.5,0.6,0.7]
 
 Each RUN_DIR is a `bench/qa_bench.py` run folder (~/.cache/smallagent/bench/qa/runs/...); its
 details.json holds each question's record, the cascade's with every model's attempt. Always-small
@@ -33,11 +37,54 @@ def signal_names(attempt: dict[str, Any]) -> list[str]:
     return [signal.split(":", 1)[0] for signal in attempt["signals"]]
 
 
+def threshold_policies(
+    per_question: list[dict[str, Any]], thresholds: list[float]
+) -> list[dict[str, Any]]:
+    """Each threshold's cascade, modeled from the two runs: escalate when one of the other
+    escalating signals fired on the first answer, or its confidence is below the threshold."""
+    n = len(per_question)
+    large_wh = sum(row["large_wh"] for row in per_question) / n
+    large_passed = sum(row["large_passed"] for row in per_question)
+    print("| escalate below | success | % of always-large | Wh / question | % of always-large "
+          "| escalated | precision | recall |")  # fmt: skip
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    policies = []
+    for threshold in thresholds:
+        passed = escalated = rescued = caught = failures = 0
+        wh = 0.0
+        for row in per_question:
+            others = any(name in ESCALATING and name != "low_confidence" for name in row["signals"])
+            sure = row["small_confidence"]
+            up = others or (sure is not None and sure < threshold)
+            wh += row["small_wh"] + (row["large_wh"] if up else 0.0)
+            ok = row["large_passed"] if up else row["small_passed"]
+            passed += ok
+            escalated += up
+            rescued += up and ok and not row["small_passed"]
+            failures += not row["small_passed"]
+            caught += up and not row["small_passed"]
+        policy = {
+            "threshold": threshold, "success": passed, "questions": n, "wh_per_question": wh / n,
+            "escalated": escalated, "rescued": rescued, "caught": caught, "failures": failures,
+        }  # fmt: skip
+        policies.append(policy)
+        print(
+            f"| {threshold} | {passed}/{n} | {passed / max(large_passed, 1):.0%} | {wh / n:.4f} | "
+            f"{wh / n / large_wh:.0%} | {escalated} | {rescued}/{escalated} | {caught}/{failures} |"
+        )
+    return policies
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("cascade", type=Path)
     parser.add_argument("large", type=Path)
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--thresholds",
+        default="0.5,0.6,0.7,0.8,0.9",
+        help="low-confidence thresholds to model, comma-separated",
+    )
     args = parser.parse_args()
     cascade, large = load(args.cascade), load(args.large)
     ids = [qid for qid in cascade if qid in large]
@@ -54,6 +101,8 @@ def main() -> int:
                 "kind": cascade[qid]["kind"],
                 "small_passed": small["passed"],
                 "small_wh": small["wh"],
+                "small_confidence": small.get("confidence"),
+                "small_requests": small.get("requests", 0),
                 "signals": signal_names(small),
                 "escalated": small["escalated"],
                 "cascade_passed": cascade[qid]["passed"],
@@ -101,6 +150,7 @@ def main() -> int:
             f"| {name} | {'yes' if name in ESCALATING else 'no'} | {len(fired)} | {on_failure} | "
             f"{len(fired) - on_failure} |"
         )
+    policies = threshold_policies(per_question, [float(t) for t in args.thresholds.split(",")])
     if args.out:
         args.out.write_text(
             json.dumps(
@@ -109,6 +159,7 @@ def main() -> int:
                     "large_run": args.large.name,
                     "questions": per_question,
                     "signals": signals,
+                    "threshold_policies": policies,
                 },
                 indent=1,
             )

@@ -40,7 +40,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from types import ModuleType
@@ -222,8 +222,10 @@ def run_smallagent(
     proxy_url: str,
     out: Path,
     extra: Sequence[str] = (),
+    settings: Mapping[str, str] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """`extra`: more `smallagent run` flags (the escalation mode: `--escalate ALIAS ...`)."""
+    """`extra`: more `smallagent run` flags (the escalation mode: `--escalate ALIAS ...`);
+    `settings`: SMALLAGENT_* variables for it (the low-confidence threshold)."""
     results = out / "smallagent.jsonl"
     results.unlink(missing_ok=True)
     command = [
@@ -250,7 +252,12 @@ def run_smallagent(
         check=False,
         # The peers wait up to 1800 s for one model request; so does smallagent here (default 600:
         # on a busy machine one request of the 0.5B model took over 10 minutes).
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "SMALLAGENT_REQUEST_TIMEOUT": "1800"},
+        env={
+            **os.environ,
+            "HF_HUB_OFFLINE": "1",
+            "SMALLAGENT_REQUEST_TIMEOUT": "1800",
+            **(settings or {}),
+        },
     )
     (out / "smallagent.stdout").write_text(completed.stdout + completed.stderr)
     if completed.returncode not in (0, 1):
@@ -388,6 +395,7 @@ def run_all(
         if args.escalate:  # the cascade, judged by the answer's own signals, never the gold
             extra = ["--escalate", aliases[args.escalate], "--no-escalate-on-checks"]
             extra += ["--seed-escalation"] if args.escalate_seeded else []
+        unsure = {"SMALLAGENT_ESCALATE_BELOW": str(args.escalate_below)} if args.escalate else {}
         version = server_version(host)
         factory = smallagent_tools(INDEX_DIR, INDEX_NAME, BUILD / "corpus")
         with ToolServer(factory) as tool_server:
@@ -403,7 +411,9 @@ def run_all(
                     started = time.perf_counter()
                     with RecordingProxy(host) as proxy:
                         if agent == "smallagent":
-                            answers = run_smallagent(task_file, ids, alias, proxy.url, out, extra)
+                            answers = run_smallagent(
+                                task_file, ids, alias, proxy.url, out, extra, unsure
+                            )
                         else:
                             answers = run_peer(
                                 agent,
@@ -620,6 +630,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--escalate",
         metavar="MODEL",
         help="smallagent escalates to MODEL when a signal fires on the answer (issue 12)",
+    )
+    parser.add_argument(
+        "--escalate-below",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="with --escalate: also escalate an answer whose tokens' geometric mean probability "
+        "is below P (smallagent's escalate_below; 0: off, but each first answer's confidence is "
+        "still recorded when P is tiny, e.g. 1e-9)",
     )
     parser.add_argument(
         "--escalate-seeded",

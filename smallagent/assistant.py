@@ -34,7 +34,7 @@ from smallagent.energy import (
     run_energy,
 )
 from smallagent.errors import IndexStoreError
-from smallagent.escalation import Signal, answer_signals, escalating
+from smallagent.escalation import Signal, answer_confidence, answer_signals, escalating
 from smallagent.index import IndexReader, index_directory
 from smallagent.ollama_model import OllamaModel
 from smallagent.paths import display_path
@@ -222,8 +222,10 @@ def build_assistant(
     options: AskOptions,
     confirm: Callable[[ConsentRequest], bool] | None,
     sources: SourceRegistry | None = None,
+    logprobs: bool = False,
 ) -> Assistant:
-    """The wiring of one model; `sources` shares [n] numbering with an earlier model's run."""
+    """The wiring of one model; `sources` shares [n] numbering with an earlier model's run;
+    `logprobs` asks for the reply tokens' probabilities (a model that may be escalated from)."""
     model = OllamaModel(
         settings.ollama_host,
         settings.model,
@@ -235,6 +237,7 @@ def build_assistant(
         },
         keep_alive=options.keep_alive,
         caps=settings.num_predict_caps(),
+        logprobs=logprobs,
     )
     info = model.info()  # also fails early, with a hint, when the server or model is missing
     notes: list[str] = []
@@ -322,6 +325,11 @@ class Attempt:
     @property
     def escalated(self) -> bool:
         return bool(escalating(self.signals))
+
+    @property
+    def confidence(self) -> float | None:
+        """How sure the model was of its answer, when it was asked for its tokens' odds."""
+        return answer_confidence(self.result)
 
 
 @dataclass(frozen=True)
@@ -436,7 +444,7 @@ class Cascade:
         self.confirm = confirm
         self.reuse_findings = reuse_findings
         self.chain = list(dict.fromkeys([settings.model, *options.escalate]))
-        self.first = build_assistant(settings, options, confirm)
+        self.first = build_assistant(settings, options, confirm, logprobs=self._unsure(0))
         self.sources = self.first.sources  # one numbering of [n] for every model
         self.notes = self.first.notes
         self._assistants = {settings.model: self.first}
@@ -446,6 +454,11 @@ class Cascade:
             self._params[model] = parse_parameter_size(size)
         self.current = self.first
 
+    def _unsure(self, position: int) -> bool:
+        """Whether the model at this place in the chain is asked how sure it is: only one a
+        larger model follows, and only when the low-confidence signal is on."""
+        return self.settings.escalate_below > 0 and position + 1 < len(self.chain)
+
     def _model(self, name: str) -> OllamaModel:
         return OllamaModel(
             self.settings.ollama_host, name, timeout_s=self.settings.request_timeout_s
@@ -454,8 +467,9 @@ class Cascade:
     def assistant(self, model: str) -> Assistant:
         if model not in self._assistants:
             settings = replace(self.settings, model=model)
+            unsure = self._unsure(self.chain.index(model))
             self._assistants[model] = build_assistant(
-                settings, self.options, self.confirm, sources=self.sources
+                settings, self.options, self.confirm, sources=self.sources, logprobs=unsure
             )
         return self._assistants[model]
 
@@ -521,7 +535,7 @@ class CascadeRun:
             yield from run
             result = run.result
             assert result is not None
-            signals = answer_signals(result, self.question)
+            signals = answer_signals(result, self.question, cascade.settings.escalate_below)
             if self.judge is not None:
                 signals += self.judge(result, cascade.sources)
             attempt = Attempt(

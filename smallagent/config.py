@@ -49,6 +49,7 @@ ENVIRONMENT_NAMES: dict[str, tuple[str, ...]] = {
     "passage_chars": ("SMALLAGENT_PASSAGE_CHARS",),
     "not_found_below": ("SMALLAGENT_NOT_FOUND_BELOW",),
     "escalate": ("SMALLAGENT_ESCALATE",),
+    "escalate_below": ("SMALLAGENT_ESCALATE_BELOW",),
     "history": ("SMALLAGENT_HISTORY",),
     "decompose": ("SMALLAGENT_DECOMPOSE",),
 }
@@ -94,6 +95,9 @@ class Settings:
     not_found_below: float = 0.4
     # Larger models to try, in order, when a signal says the answer failed (escalation.py).
     escalate: tuple[str, ...] = ()
+    # Escalate an answer the model was this unsure of: the geometric mean probability of the
+    # answer's tokens (escalation.low_confidence); 0 turns the signal off.
+    escalate_below: float = 0.0
     # Record every ask, chat turn and run task in the history log (`smallagent logs`); `--no-log`
     # turns it off for one command.
     history: bool = True
@@ -227,14 +231,14 @@ def _coerce(name: str, raw: Any, origin: str, base_dir: Path) -> Any:
                 f"{origin}: passage_chars must be a whole number, 80 to 4000; got {raw!r}"
             )
         return chars
-    if name == "not_found_below":
+    if name in ("not_found_below", "escalate_below"):
         try:
             share = float(raw)
         except (TypeError, ValueError):
             share = -1.0
         if isinstance(raw, bool) or not 0 <= share < 1:
             raise ConfigError(
-                f"{origin}: not_found_below must be a share from 0 (off) to below 1; got {raw!r}"
+                f"{origin}: {name} must be a share from 0 (off) to below 1; got {raw!r}"
             )
         return share
     if name == "escalate":

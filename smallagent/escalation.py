@@ -9,6 +9,9 @@ function of the question and the run's `Result`, with no extra model call.
   of the question's keywords.
 - `restates_question`: the answer adds no word to the question's own ("sifter" for "What kind of
   sifter works?").
+- `low_confidence`: the model was unsure of its answer: the geometric mean probability of the
+  answer's own tokens, from the log-probabilities Ollama returns with the reply (a model that may
+  be escalated from is asked for them), is below `Settings.escalate_below`.
 - `checks_failed`: for a task, its own checks failed (`smallagent run`).
 
 An answer the loop settled without the model (a question naming what no document mentions) raises
@@ -17,24 +20,27 @@ no signal: a larger model would get the same verdict.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from smallagent.retrieval import STOPWORDS, exact_terms
+from smallagent.types import TokenLogprob
 
 if TYPE_CHECKING:
-    from smallagent.agent import Result
+    from smallagent.agent import Result, Step
 
 SIGNAL_NAMES = ("no_answer", "unsupported", "uncited", "not_found_with_evidence",
-                "restates_question", "checks_failed")  # fmt: skip
+                "restates_question", "low_confidence", "checks_failed")  # fmt: skip
 # The signals that send a question to the larger model. `uncited` is computed and reported but does
 # not escalate: small models rarely write [n] even when the answer is in the passages, so on its
 # own it would send nearly every question up (docs/benchmarks.md, "Escalation").
 ESCALATING = frozenset(
-    {"no_answer", "unsupported", "not_found_with_evidence", "restates_question", "checks_failed"}
-)
+    {"no_answer", "unsupported", "not_found_with_evidence", "restates_question", "low_confidence",
+     "checks_failed"}
+)  # fmt: skip
 # An answer is unsupported when at least this share of its key terms is in no passage it rests on.
 UNSUPPORTED_SHARE = 0.5
 # "Strong keyword overlap": a passage holds at least this share of the question's content words,
@@ -272,12 +278,78 @@ def restates_question(result: Result, question: str) -> Signal | None:
     return None
 
 
+# ------------------------------------------------------------------- how sure the model was
+
+# The key of a constrained reply's answer: {"tool": "final_answer", "input": "<the answer>"}, or
+# a native call's arguments written as text.
+_ANSWER_VALUE = re.compile(r'"(?:input|answer)"\s*:\s*"')
+
+
+def answer_logprobs(tokens: Sequence[TokenLogprob]) -> list[float]:
+    """The log-probabilities of the tokens that spell the answer itself: inside the reply's
+    `"input": "..."` value when it has one (the JSON around it is forced by the reply's schema
+    and says nothing of the answer), else every token; whitespace-only tokens left out.
+
+    >>> reply = [TokenLogprob(t, p) for t, p in [('{"tool": "final_answer", "input": "', -0.1),
+    ...     ("Paris", -0.2), (" [1]", -1.5), ('"}', -0.01)]]
+    >>> answer_logprobs(reply)
+    [-0.2, -1.5]
+    """
+    text, starts = "", []
+    for token in tokens:
+        starts.append(len(text))
+        text += token.token
+    value = _ANSWER_VALUE.search(text)
+    begin = value.end() if value else 0
+    end = text.rfind('"') if value else len(text)
+    end = end if end >= begin else len(text)
+    return [
+        token.logprob
+        for token, start in zip(tokens, starts, strict=True)
+        if begin <= start < end and token.token.strip()
+    ]
+
+
+def confidence(logprobs: Sequence[float]) -> float | None:
+    """The geometric mean probability of the tokens: exp of their mean log-probability.
+
+    >>> round(confidence([math.log(0.9), math.log(0.4)]), 3)
+    0.6
+    """
+    return math.exp(sum(logprobs) / len(logprobs)) if logprobs else None
+
+
+def answer_step(result: Result) -> Step | None:
+    """The step whose reply gave the run's answer, when a model gave it (not the loop)."""
+    for step in reversed(result.steps):
+        if step.kind == "answer":
+            return step if step.form not in ("settled", "reviewed") and step.logprobs else None
+    return None
+
+
+def answer_confidence(result: Result) -> float | None:
+    """How sure the model was of its answer; None when it gave no log-probabilities."""
+    step = answer_step(result)
+    return confidence(answer_logprobs(step.logprobs)) if step is not None else None
+
+
+def low_confidence(result: Result, question: str, below: float) -> Signal | None:
+    """The model gave its answer with a geometric mean token probability under `below`."""
+    if below <= 0 or not result.complete or _settled(result):
+        return None
+    sure = answer_confidence(result)
+    if sure is not None and sure < below:
+        return Signal("low_confidence", f"its answer's tokens averaged p={sure:.2f} (< {below})")
+    return None
+
+
 ANSWER_SIGNALS = (no_answer, unsupported, uncited, not_found_with_evidence, restates_question)
 
 
-def answer_signals(result: Result, question: str) -> list[Signal]:
+def answer_signals(result: Result, question: str, confidence_below: float = 0.0) -> list[Signal]:
     """Every answer signal that fires on this run, escalating or not."""
-    fired = (signal(result, question) for signal in ANSWER_SIGNALS)
+    fired = [signal(result, question) for signal in ANSWER_SIGNALS]
+    fired.append(low_confidence(result, question, confidence_below))
     return [signal for signal in fired if signal is not None]
 
 

@@ -33,6 +33,7 @@ from smallagent.types import (
     ModelInfo,
     ModelReply,
     Purpose,
+    TokenLogprob,
     ToolCall,
     ToolSpec,
     Usage,
@@ -204,6 +205,7 @@ class _Stream:
     text: list[str] = field(default_factory=list)
     tail: str = ""  # the end of the text, for the loop detector
     calls: list[ToolCall] = field(default_factory=list)
+    logprobs: list[TokenLogprob] = field(default_factory=list)
     final: ollama.ChatResponse | None = None
 
     def add(self, chunk: ollama.ChatResponse, now: float) -> str:
@@ -217,6 +219,8 @@ class _Stream:
             self.calls.append(
                 ToolCall(name=call.function.name, arguments=dict(call.function.arguments or {}))
             )
+        for token in chunk.logprobs or []:
+            self.logprobs.append(TokenLogprob(token.token, token.logprob))
         if chunk.done:
             self.final = chunk
         return piece
@@ -244,7 +248,7 @@ class OllamaModel:
 
     `caps` gives each kind of request its `num_predict`; `timeout_s` bounds one request and
     `deadline` (a `clock()` time, set per question) bounds them all; `on_text` sees the reply's
-    text as it arrives.
+    text as it arrives. `logprobs` asks Ollama for each generated token's log-probability.
     """
 
     def __init__(
@@ -257,6 +261,7 @@ class OllamaModel:
         keep_alive: str | float | None = None,
         caps: Mapping[Purpose, int] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        logprobs: bool = False,
     ) -> None:
         import ollama
 
@@ -267,6 +272,7 @@ class OllamaModel:
         self.keep_alive = keep_alive
         self.caps = dict(caps or {})
         self.clock = clock
+        self.logprobs = logprobs
         self.deadline: float | None = None
         self.on_text: Callable[[str], None] | None = None
         self._client = ollama.Client(host=host, timeout=timeout_s)
@@ -297,6 +303,7 @@ class OllamaModel:
             "options": options or None,
             "keep_alive": self.keep_alive,
             "format": dict(reply_format) if reply_format else None,
+            **({"logprobs": True} if self.logprobs else {}),
         }
         try:
             read = self._read(stream, request, cap, limit, purpose)
@@ -402,6 +409,7 @@ class OllamaModel:
             model=final.model or self.name,
             done_reason=reason,
             detail=detail,
+            logprobs=tuple(stream.logprobs),
         )
 
     def _stopped(self, stream: _Stream, reason: str, detail: str) -> ModelReply:
@@ -411,6 +419,7 @@ class OllamaModel:
             model=self.name,
             done_reason=reason,
             detail=detail,
+            logprobs=tuple(stream.logprobs),
         )
 
     def info(self) -> ModelInfo:

@@ -316,6 +316,7 @@ def escalation_fields(outcome: Outcome) -> dict[str, Any]:
                 "complete": attempt.result.complete,
                 "signals": [asdict(signal) for signal in attempt.signals],
                 "escalated": attempt.escalated and attempt is not outcome.attempts[-1],
+                "confidence": attempt.confidence,
                 "seeded": attempt.seeded,
                 "usage": asdict(attempt.result.usage),
                 "wh": attempt.energy.total_wh,

@@ -67,6 +67,14 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token and the model's log-probability of it (Ollama's `logprobs`)."""
+
+    token: str
+    logprob: float
+
+
+@dataclass(frozen=True)
 class ModelReply:
     message: Message
     usage: Usage
@@ -75,6 +83,9 @@ class ModelReply:
     # stream: "length" (the server ignored the cap), "repetition", "time_limit" (--max-seconds).
     done_reason: str = ""
     detail: str = ""  # why a reply was stopped early, in words, for the model and the trace
+    # Each generated token's log-probability, when the model was asked for them (a model that
+    # may be escalated from: how sure it was is one of the signals).
+    logprobs: tuple[TokenLogprob, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -187,6 +187,8 @@ def test_how_the_agent_works_is_set_in_the_layers_and_checked(tmp_path: Path) ->
     )
     assert _load(tmp_path).not_found_below == 0.4
     assert _load(tmp_path, environ={"SMALLAGENT_NOT_FOUND_BELOW": "0"}).not_found_below == 0.0
+    assert _load(tmp_path).escalate_below == 0.0  # off unless asked
+    assert _load(tmp_path, environ={"SMALLAGENT_ESCALATE_BELOW": "0.5"}).escalate_below == 0.5
     for bad, message in (
         ('retrieve_first = "sometimes"\n', "retrieve_first must be true or false"),
         ("passage_chars = 20\n", "passage_chars must be a whole number, 80 to 4000"),
@@ -195,6 +197,8 @@ def test_how_the_agent_works_is_set_in_the_layers_and_checked(tmp_path: Path) ->
         ("not_found_below = -0.1\n", "not_found_below must be a share"),
         ("not_found_below = true\n", "not_found_below must be a share"),
         ('not_found_below = "most"\n', "not_found_below must be a share"),
+        ("escalate_below = 1\n", "escalate_below must be a share from 0 .off. to below 1"),
+        ("escalate_below = true\n", "escalate_below must be a share"),
     ):
         (tmp_path / "smallagent.toml").write_text(bad)
         with pytest.raises(ConfigError, match=message):

@@ -4,6 +4,7 @@ that name the larger models; and a question escalated through `ask` against a st
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,12 @@ from smallagent.config import AskOptions, escalation_chain, load_settings
 from smallagent.energy import default_energy_settings, run_energy
 from smallagent.errors import ConfigError, OptionError
 from smallagent.escalation import (
+    answer_confidence,
+    answer_logprobs,
     answer_signals,
     checks_failed,
     key_terms,
+    low_confidence,
     no_answer,
     not_found_with_evidence,
     passages_shown,
@@ -35,7 +39,7 @@ from smallagent.tasks.checks import CheckOutcome
 from smallagent.tasks.runlog import AttemptRecord, TaskResult
 from smallagent.tasks.taskfile import TaskFileError, load_task_file
 from smallagent.tools import make_tool
-from smallagent.types import ToolCall, Usage
+from smallagent.types import TokenLogprob, ToolCall, Usage
 from tests.standin_ollama import Script, StandInOllama, chunk, final
 
 DOCS = Path(__file__).resolve().parents[1] / "examples" / "docs"
@@ -390,3 +394,92 @@ def test_chat_escalate_asks_the_last_question_again_one_model_up(isolated_env: P
     # The re-asked question replaces the turn: the larger model does not see the first answer.
     first_big = standin.chats[2]["messages"]
     assert [m["content"] for m in first_big if m["role"] == "assistant"] == []
+
+
+# ------------------------------------------------------------------- how sure the model was
+
+
+def tokens(*pairs: tuple[str, float]) -> tuple[TokenLogprob, ...]:
+    return tuple(TokenLogprob(token, logprob) for token, logprob in pairs)
+
+
+# A constrained reply as Ollama streams it, token by token: the JSON around the answer is forced.
+SURE = tokens(('{"', -0.9), ("tool", -0.01), ('":', -0.0), (' "', -0.0), ("final", -0.0),
+              ("_answer", -0.0), ('",', -0.0), (' "', -0.0), ("input", -0.0), ('":', -0.0),
+              (' "', -0.0), ("TW", -0.05), ("-", -0.01), ("884", -0.02), ("1", -0.01),
+              (" [", -0.3), ("1", -0.1), ("]", -0.0), ('"}', -2.0))  # fmt: skip
+UNSURE = tokens(('{"tool": "final_answer", "input": "', -0.0), ("Boa", -1.6), (" [", -0.4),
+                ("2", -1.2), ("]", -0.0), ('"}', -0.0))  # fmt: skip
+
+
+def answered_with(answer: str, logprobs: tuple[TokenLogprob, ...], form: str = "json") -> Result:
+    last = Step(1, "answer", answer, None, form, answer, Usage(), 0.5, logprobs=logprobs)
+    return Result(answer, True, "answer", (SHOWN, last), Usage())
+
+
+def test_only_the_answers_own_tokens_count_not_the_json_around_it() -> None:
+    assert answer_logprobs(SURE) == [-0.05, -0.01, -0.02, -0.01, -0.3, -0.1, -0.0]
+    assert answer_logprobs(UNSURE) == [-1.6, -0.4, -1.2, -0.0]
+    # A reply that is not JSON (the text protocol): every token but whitespace.
+    assert answer_logprobs(tokens(("It", -0.5), (" ", -3.0), ("42", -0.1))) == [-0.5, -0.1]
+    assert answer_logprobs(()) == []
+
+
+def test_low_confidence_fires_below_the_threshold_and_says_how_sure() -> None:
+    sure, unsure = answered_with("TW-8841 [1]", SURE), answered_with("TW-8841 [1]", UNSURE)
+    assert answer_confidence(sure) == pytest.approx(0.932, abs=0.001)
+    assert answer_confidence(unsure) == pytest.approx(0.449, abs=0.001)
+    signal = low_confidence(unsure, "Who?", below=0.6)
+    assert signal is not None and signal.escalates
+    assert signal.detail == "its answer's tokens averaged p=0.45 (< 0.6)"
+    assert low_confidence(sure, "Who?", below=0.6) is None
+    assert low_confidence(unsure, "Who?", below=0.0) is None  # off
+    assert [s.name for s in answer_signals(unsure, "Who?", 0.6)] == ["low_confidence"]
+    assert answer_signals(unsure, "Who?") == []  # off by default
+
+
+def test_no_logprobs_or_an_answer_the_loop_gave_raise_no_low_confidence() -> None:
+    assert answer_confidence(answered("TW-8841 [1]", SHOWN)) is None  # the model gave none
+    settled = answered_with("Not found in the documents: none mentions X.", UNSURE, "settled")
+    assert low_confidence(settled, "X?", below=0.99) is None
+    reviewed = answered_with("Not found in the documents: ...", UNSURE, "reviewed")
+    assert answer_confidence(reviewed) is None
+
+
+def spelled_out(
+    request: dict[str, Any], answer: str, probability: float
+) -> Iterator[dict[str, Any] | float]:
+    """A constrained answer streamed a word a chunk, with each one's log-probability when the
+    request asks for them (as Ollama does)."""
+    head = '{"tool": "final_answer", "input": "'
+    for piece in (head, *answer.split(" "), '"}'):
+        text = piece if piece in (head, '"}') else piece + " "
+        logprob = 0.0 if piece in (head, '"}') else math.log(probability)
+        odds = (
+            {"logprobs": [{"token": text, "logprob": logprob}]} if request.get("logprobs") else {}
+        )
+        yield {**chunk(text), **odds}
+
+
+def test_an_unsure_small_model_is_escalated_and_only_it_was_asked_for_logprobs(
+    isolated_env: Path,
+) -> None:
+    def unsure_small(request: dict[str, Any]) -> Iterator[dict[str, Any] | float]:
+        small = request["model"] == "small:1b"
+        yield from spelled_out(request, "The documents do not say it", 0.3 if small else 0.9)
+        yield final(generated=8)
+
+    (isolated_env / "smallagent.toml").write_text("escalate_below = 0.5\n", encoding="utf-8")
+    events, standin = ask_small_then_big(unsure_small)
+    escalation = next(event for event in events if event["type"] == "escalation")
+    assert [signal["name"] for signal in escalation["signals"]] == ["low_confidence"]
+    small, big = events[-1]["attempts"]
+    assert small["confidence"] == pytest.approx(0.3) and big["confidence"] is None
+    asked = {chat["model"]: chat.get("logprobs") for chat in standin.chats}
+    assert asked == {"small:1b": True, "big:7b": None}
+
+
+def test_a_results_row_keeps_the_attempts_confidence_and_requests() -> None:
+    attempt = AttemptRecord("small", True, (), False, 10, 2, 0.01, confidence=0.42, requests=2)
+    result = TaskResult("t", "small", "pass", "f", answered_by="small", attempts=(attempt,))
+    assert TaskResult.from_row(json.loads(json.dumps(result.row()))) == result

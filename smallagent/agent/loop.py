@@ -116,7 +116,7 @@ class AgentRun:
         call, form, seconds = turn.calls[0] if turn.calls else None, turn.form, 0.0
         kind: StepKind = "tool"
         if reply is not None:
-            facts.update(usage=reply.usage, done_reason=reply.done_reason)
+            facts.update(usage=reply.usage, done_reason=reply.done_reason, logprobs=reply.logprobs)
         try:
             check_turn(turn, reply)
             if call is None or call.name == FINAL_ANSWER_TOOL:

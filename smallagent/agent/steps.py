@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from smallagent.agent.prompts import FOLLOW_UP
-from smallagent.types import Message, Purpose, ToolCall, ToolSpec, Usage
+from smallagent.types import Message, Purpose, TokenLogprob, ToolCall, ToolSpec, Usage
 
 StepKind = Literal["tool", "answer", "format", "error", "repeat"]
 StopReason = Literal["answer", "max_steps", "max_failures", "budget", "max_seconds"]
@@ -69,6 +69,7 @@ class Step:
     dropped_arguments: tuple[str, ...] = ()
     purpose: Purpose = "tool"  # what the request was for, which set its cap
     done_reason: str = ""  # how the reply ended: "stop", or why it was stopped early
+    logprobs: tuple[TokenLogprob, ...] = ()  # the reply's tokens, when the model gave them
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,9 @@ class AttemptRecord:
     prompt_tokens: int
     generated_tokens: int
     wh: float
+    # How sure the model was of its answer (escalation.answer_confidence), when it was asked.
+    confidence: float | None = None
+    requests: int = 0  # the model requests the attempt made
 
 
 @dataclass(frozen=True)

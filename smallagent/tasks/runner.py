@@ -183,6 +183,8 @@ def _attempts(
             prompt_tokens=attempt.result.usage.prompt_tokens,
             generated_tokens=attempt.result.usage.generated_tokens,
             wh=attempt.energy.total_wh,
+            confidence=attempt.confidence,
+            requests=sum(1 for step in attempt.result.steps if step.model_seconds > 0),
         )
         for number, (attempt, (outcomes, problem)) in enumerate(
             zip(outcome.attempts, judged, strict=True)
