@@ -395,7 +395,11 @@ def run_all(
         if args.escalate:  # the cascade, judged by the answer's own signals, never the gold
             extra = ["--escalate", aliases[args.escalate], "--no-escalate-on-checks"]
             extra += ["--seed-escalation"] if args.escalate_seeded else []
-        unsure = {"SMALLAGENT_ESCALATE_BELOW": str(args.escalate_below)} if args.escalate else {}
+        unsure = {
+            "SMALLAGENT_ESCALATE_BELOW": str(args.escalate_below),
+            "SMALLAGENT_ESCALATE_WITHIN": str(args.escalate_within),
+        }
+        unsure = unsure if args.escalate else {}
         version = server_version(host)
         factory = smallagent_tools(INDEX_DIR, INDEX_NAME, BUILD / "corpus")
         with ToolServer(factory) as tool_server:
@@ -639,6 +643,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="with --escalate: also escalate an answer whose tokens' geometric mean probability "
         "is below P (smallagent's escalate_below; 0: off, but each first answer's confidence is "
         "still recorded when P is tiny, e.g. 1e-9)",
+    )
+    parser.add_argument(
+        "--escalate-within",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --escalate: the first model gets N requests at most, then the question goes up "
+        "(smallagent's escalate_within; 0: no limit)",
     )
     parser.add_argument(
         "--escalate-seeded",

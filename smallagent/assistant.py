@@ -444,7 +444,7 @@ class Cascade:
         self.confirm = confirm
         self.reuse_findings = reuse_findings
         self.chain = list(dict.fromkeys([settings.model, *options.escalate]))
-        self.first = build_assistant(settings, options, confirm, logprobs=self._unsure(0))
+        self.first = build_assistant(settings, self._options(0), confirm, logprobs=self._unsure(0))
         self.sources = self.first.sources  # one numbering of [n] for every model
         self.notes = self.first.notes
         self._assistants = {settings.model: self.first}
@@ -453,6 +453,13 @@ class Cascade:
             size = self._model(model).info().parameter_size
             self._params[model] = parse_parameter_size(size)
         self.current = self.first
+
+    def _options(self, position: int) -> AskOptions:
+        """A model a larger one follows gets `escalate_within` requests at most."""
+        within = self.settings.escalate_within
+        if within and position + 1 < len(self.chain):
+            return replace(self.options, max_steps=min(self.options.max_steps, within))
+        return self.options
 
     def _unsure(self, position: int) -> bool:
         """Whether the model at this place in the chain is asked how sure it is: only one a
@@ -467,10 +474,11 @@ class Cascade:
     def assistant(self, model: str) -> Assistant:
         if model not in self._assistants:
             settings = replace(self.settings, model=model)
-            unsure = self._unsure(self.chain.index(model))
+            position = self.chain.index(model)
             self._assistants[model] = build_assistant(
-                settings, self.options, self.confirm, sources=self.sources, logprobs=unsure
-            )
+                settings, self._options(position), self.confirm, sources=self.sources,
+                logprobs=self._unsure(position),
+            )  # fmt: skip
         return self._assistants[model]
 
     def ask(

@@ -50,6 +50,7 @@ ENVIRONMENT_NAMES: dict[str, tuple[str, ...]] = {
     "not_found_below": ("SMALLAGENT_NOT_FOUND_BELOW",),
     "escalate": ("SMALLAGENT_ESCALATE",),
     "escalate_below": ("SMALLAGENT_ESCALATE_BELOW",),
+    "escalate_within": ("SMALLAGENT_ESCALATE_WITHIN",),
     "history": ("SMALLAGENT_HISTORY",),
     "decompose": ("SMALLAGENT_DECOMPOSE",),
 }
@@ -98,6 +99,9 @@ class Settings:
     # Escalate an answer the model was this unsure of: the geometric mean probability of the
     # answer's tokens (escalation.low_confidence); 0 turns the signal off.
     escalate_below: float = 0.0
+    # A model a larger one follows gets at most this many requests to answer; past them the
+    # question goes up (no_answer). 0: the question's own max_steps.
+    escalate_within: int = 0
     # Record every ask, chat turn and run task in the history log (`smallagent logs`); `--no-log`
     # turns it off for one command.
     history: bool = True
@@ -224,6 +228,14 @@ def _coerce(name: str, raw: Any, origin: str, base_dir: Path) -> Any:
         if switch is None:
             raise ConfigError(f"{origin}: {name} must be true or false, got {raw!r}")
         return switch
+    if name == "escalate_within":
+        requests = _whole_number(raw)
+        if requests is None or requests < 0:
+            raise ConfigError(
+                f"{origin}: escalate_within must be a whole number of requests (0: no limit); "
+                f"got {raw!r}"
+            )
+        return requests
     if name == "passage_chars":
         chars = _whole_number(raw)
         if chars is None or not 80 <= chars <= 4000:

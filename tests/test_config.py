@@ -188,6 +188,7 @@ def test_how_the_agent_works_is_set_in_the_layers_and_checked(tmp_path: Path) ->
     assert _load(tmp_path).not_found_below == 0.4
     assert _load(tmp_path, environ={"SMALLAGENT_NOT_FOUND_BELOW": "0"}).not_found_below == 0.0
     assert _load(tmp_path).escalate_below == 0.0  # off unless asked
+    assert _load(tmp_path, environ={"SMALLAGENT_ESCALATE_WITHIN": "2"}).escalate_within == 2
     assert _load(tmp_path, environ={"SMALLAGENT_ESCALATE_BELOW": "0.5"}).escalate_below == 0.5
     for bad, message in (
         ('retrieve_first = "sometimes"\n', "retrieve_first must be true or false"),
@@ -199,6 +200,8 @@ def test_how_the_agent_works_is_set_in_the_layers_and_checked(tmp_path: Path) ->
         ('not_found_below = "most"\n', "not_found_below must be a share"),
         ("escalate_below = 1\n", "escalate_below must be a share from 0 .off. to below 1"),
         ("escalate_below = true\n", "escalate_below must be a share"),
+        ("escalate_within = -1\n", "escalate_within must be a whole number of requests"),
+        ('escalate_within = "few"\n', "escalate_within must be a whole number of requests"),
     ):
         (tmp_path / "smallagent.toml").write_text(bad)
         with pytest.raises(ConfigError, match=message):

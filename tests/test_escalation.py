@@ -483,3 +483,22 @@ def test_a_results_row_keeps_the_attempts_confidence_and_requests() -> None:
     attempt = AttemptRecord("small", True, (), False, 10, 2, 0.01, confidence=0.42, requests=2)
     result = TaskResult("t", "small", "pass", "f", answered_by="small", attempts=(attempt,))
     assert TaskResult.from_row(json.loads(json.dumps(result.row()))) == result
+
+
+def test_escalate_within_gives_the_small_model_that_many_requests_then_goes_up(
+    isolated_env: Path,
+) -> None:
+    def small_keeps_reading(request: dict[str, Any]) -> Iterator[dict[str, Any] | float]:
+        if request["model"] == "small:1b":  # never answers: reads a file, then another
+            reply = {"tool": "read_file", "input": f"notes-{len(request['messages'])}.md"}
+        else:
+            reply = {"tool": "final_answer", "input": "The documents do not say."}
+        yield chunk(json.dumps(reply))
+        yield final(generated=8)
+
+    (isolated_env / "smallagent.toml").write_text("escalate_within = 2\n", encoding="utf-8")
+    events, standin = ask_small_then_big(small_keeps_reading)
+    escalation = next(event for event in events if event["type"] == "escalation")
+    assert [signal["name"] for signal in escalation["signals"]] == ["no_answer"]
+    assert [chat["model"] for chat in standin.chats].count("small:1b") == 2
+    assert events[-1]["answered_by"] == "big:7b"
