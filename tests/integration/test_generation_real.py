@@ -81,3 +81,32 @@ def test_ask_on_a_repeating_question_ends_every_step_within_its_cap(
     assert "it kept repeating" in steps[0]["observation"]
     assert final["usage"]["generated_tokens"] == sum(s["usage"]["generated_tokens"] for s in steps)
     assert time.monotonic() - started < 600
+
+
+def test_logprobs_come_with_every_token_and_measure_the_answer_alone(
+    ollama_host: str, test_model: str
+) -> None:
+    """The real server's log-probabilities (the low-confidence signal's input): one per generated
+    token, spelling the reply exactly, and the answer's own tokens found inside the constrained
+    JSON; a question the passage answers word for word is answered surely."""
+    from smallagent.agent.parsing import reply_schema
+    from smallagent.escalation import answer_logprobs, confidence
+
+    model = OllamaModel(ollama_host, test_model, options=GREEDY, logprobs=True)
+    question = (
+        "Passage: The calibration code of the Tidewater station is TW-8841.\n"
+        "What is the calibration code of the Tidewater station? Reply with final_answer."
+    )
+    reply = model.chat([Message("user", question)], reply_format=reply_schema(["final_answer"]))
+    assert reply.logprobs, reply
+    assert "".join(token.token for token in reply.logprobs) == reply.message.content
+    assert abs(len(reply.logprobs) - reply.usage.generated_tokens) <= 1  # an end token or not
+    assert all(token.logprob <= 0 for token in reply.logprobs)
+    answer = json.loads(reply.message.content)["input"]
+    assert "TW-8841" in answer, answer
+    own = answer_logprobs(reply.logprobs)
+    assert 0 < len(own) < len(reply.logprobs)  # the JSON around the answer is left out
+    sure = confidence(own)
+    assert sure is not None and sure > 0.5, (answer, sure)
+    plain = OllamaModel(ollama_host, test_model, options=GREEDY)  # not asked: none sent
+    assert plain.chat([Message("user", "Say OK.")], purpose="answer").logprobs == ()
