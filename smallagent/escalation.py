@@ -14,8 +14,9 @@ function of the question and the run's `Result`, with no extra model call.
   be escalated from is asked for them), is below `Settings.escalate_below`.
 - `checks_failed`: for a task, its own checks failed (`smallagent run`).
 
-An answer the loop settled without the model (a question naming what no document mentions) raises
-no signal: a larger model would get the same verdict.
+An answer the loop gave in the model's place (settled: a question naming what no document
+mentions; reviewed: no passage is about the question) raises no signal: a larger model, shown the
+same passages, would get the same verdict.
 """
 
 from __future__ import annotations
@@ -167,8 +168,14 @@ def cited_numbers(answer: str) -> list[int]:
     return sorted({int(number) for number in _CITATION.findall(answer)})
 
 
-def _settled(result: Result) -> bool:
-    return any(step.form == "settled" for step in result.steps)
+# The loop's own verdicts, given without the model or in place of its answer: "none mentions X"
+# (settled) and "no passage is about what the question asks" (reviewed). A larger model, shown
+# the same passages, would get the same verdict.
+LOOP_VERDICTS = ("settled", "reviewed")
+
+
+def _loop_answered(result: Result) -> bool:
+    return any(step.form in LOOP_VERDICTS for step in result.steps)
 
 
 # ------------------------------------------------------------------------------ the signals
@@ -186,7 +193,7 @@ def no_answer(result: Result, question: str) -> Signal | None:
 def unsupported(result: Result, question: str) -> Signal | None:
     """Most of the answer's key terms are in none of the passages it cites (or, citing none, in
     none of the passages it was shown), nor in what the tools showed outside passages."""
-    if not result.complete or _settled(result):
+    if not result.complete or _loop_answered(result):
         return None
     terms = key_terms(result.answer, question)
     if not terms:
@@ -205,7 +212,7 @@ def unsupported(result: Result, question: str) -> Signal | None:
 
 def uncited(result: Result, question: str) -> Signal | None:
     """The answer states facts and cites no passage it was shown."""
-    if not result.complete or _settled(result):
+    if not result.complete or _loop_answered(result):
         return None
     terms = key_terms(result.answer, question)
     shown = passages_shown(result)
@@ -254,7 +261,7 @@ def overlap(question: str, passage: str) -> float:
 
 def not_found_with_evidence(result: Result, question: str) -> Signal | None:
     """The answer says it was not found, yet a passage shown shares most of the question's words."""
-    if not result.complete or _settled(result) or not says_not_found(result.answer):
+    if not result.complete or _loop_answered(result) or not says_not_found(result.answer):
         return None
     best = max(
         ((overlap(question, text), number) for number, text in passages_shown(result).items()),
@@ -270,7 +277,7 @@ def not_found_with_evidence(result: Result, question: str) -> Signal | None:
 
 def restates_question(result: Result, question: str) -> Signal | None:
     """The answer adds no word to the question's own: "What kind of sifter works?" - "sifter"."""
-    if not result.complete or _settled(result) or says_not_found(result.answer):
+    if not result.complete or _loop_answered(result) or says_not_found(result.answer):
         return None
     added = content_words(_CITATION.sub(" ", result.answer)) - content_words(question)
     if result.answer.strip() and not added and not re.search(r"\d", result.answer):
@@ -323,7 +330,7 @@ def answer_step(result: Result) -> Step | None:
     """The step whose reply gave the run's answer, when a model gave it (not the loop)."""
     for step in reversed(result.steps):
         if step.kind == "answer":
-            return step if step.form not in ("settled", "reviewed") and step.logprobs else None
+            return step if step.form not in LOOP_VERDICTS and step.logprobs else None
     return None
 
 
@@ -335,7 +342,7 @@ def answer_confidence(result: Result) -> float | None:
 
 def low_confidence(result: Result, question: str, below: float) -> Signal | None:
     """The model gave its answer with a geometric mean token probability under `below`."""
-    if below <= 0 or not result.complete or _settled(result):
+    if below <= 0 or not result.complete or _loop_answered(result):
         return None
     sure = answer_confidence(result)
     if sure is not None and sure < below:

@@ -189,6 +189,17 @@ def test_a_settled_answer_raises_nothing() -> None:
     assert answer_signals(settled, "Who is Ortega's opponent at the calibration code?") == []
 
 
+def test_a_reviewed_answer_raises_nothing() -> None:
+    """The review's verdict names a file and a share that no passage holds: that is the loop's
+    account, not an unsupported fact (it sent such answers up on dev, for nothing)."""
+    verdict = (
+        "Not found in the documents: no passage is about what the question asks; "
+        "the closest (reviews/review-1575-5.txt) holds 27% of it."
+    )
+    reviewed = answered(verdict, SHOWN, form="reviewed")
+    assert answer_signals(reviewed, "What size is the mat?", confidence_below=0.99) == []
+
+
 def test_checks_failed_names_the_failed_checks() -> None:
     outcomes = [CheckOutcome("contains", True, "ok"), CheckOutcome("regex", False, "no match")]
     signal = checks_failed(outcomes)
