@@ -223,9 +223,12 @@ def build_assistant(
     confirm: Callable[[ConsentRequest], bool] | None,
     sources: SourceRegistry | None = None,
     logprobs: bool = False,
+    answer_last: bool = False,
 ) -> Assistant:
-    """The wiring of one model; `sources` shares [n] numbering with an earlier model's run;
-    `logprobs` asks for the reply tokens' probabilities (a model that may be escalated from)."""
+    """The wiring of one model; `sources` shares [n] numbering with an earlier model's run.
+    A model that may be escalated from is asked for its reply tokens' probabilities
+    (`logprobs`), and for the answer alone on the last request its budget allows
+    (`answer_last`)."""
     model = OllamaModel(
         settings.ollama_host,
         settings.model,
@@ -281,6 +284,7 @@ def build_assistant(
         native_tools=info.supports_tools,
         search_tool="search",
         retrieve_first=settings.retrieve_first,
+        answer_last=answer_last,
     )
     if settings.constrained_replies:
         lines = "\n".join(
@@ -444,7 +448,10 @@ class Cascade:
         self.confirm = confirm
         self.reuse_findings = reuse_findings
         self.chain = list(dict.fromkeys([settings.model, *options.escalate]))
-        self.first = build_assistant(settings, self._options(0), confirm, logprobs=self._unsure(0))
+        self.first = build_assistant(
+            settings, self._options(0), confirm, logprobs=self._unsure(0),
+            answer_last=self._limited(0),
+        )  # fmt: skip
         self.sources = self.first.sources  # one numbering of [n] for every model
         self.notes = self.first.notes
         self._assistants = {settings.model: self.first}
@@ -454,11 +461,15 @@ class Cascade:
             self._params[model] = parse_parameter_size(size)
         self.current = self.first
 
+    def _limited(self, position: int) -> bool:
+        """Whether the model at this place gets `escalate_within` requests, the last of them
+        for its answer alone: only one a larger model follows."""
+        return self.settings.escalate_within > 0 and position + 1 < len(self.chain)
+
     def _options(self, position: int) -> AskOptions:
-        """A model a larger one follows gets `escalate_within` requests at most."""
-        within = self.settings.escalate_within
-        if within and position + 1 < len(self.chain):
-            return replace(self.options, max_steps=min(self.options.max_steps, within))
+        if self._limited(position):
+            within = min(self.options.max_steps, self.settings.escalate_within)
+            return replace(self.options, max_steps=within)
         return self.options
 
     def _unsure(self, position: int) -> bool:
@@ -477,7 +488,7 @@ class Cascade:
             position = self.chain.index(model)
             self._assistants[model] = build_assistant(
                 settings, self._options(position), self.confirm, sources=self.sources,
-                logprobs=self._unsure(position),
+                logprobs=self._unsure(position), answer_last=self._limited(position),
             )  # fmt: skip
         return self._assistants[model]
 

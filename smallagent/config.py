@@ -99,8 +99,9 @@ class Settings:
     # Escalate an answer the model was this unsure of: the geometric mean probability of the
     # answer's tokens (escalation.low_confidence); 0 turns the signal off.
     escalate_below: float = 0.0
-    # A model a larger one follows gets at most this many requests to answer; past them the
-    # question goes up (no_answer). 0: the question's own max_steps.
+    # A model a larger one follows gets at most this many requests, the last of them for its
+    # answer alone (tools withheld); the signals then judge that answer. 0: the question's own
+    # max_steps, and no request kept for the answer.
     escalate_within: int = 0
     # Record every ask, chat turn and run task in the history log (`smallagent logs`); `--no-log`
     # turns it off for one command.

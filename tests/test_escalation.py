@@ -513,3 +513,26 @@ def test_escalate_within_gives_the_small_model_that_many_requests_then_goes_up(
     assert [signal["name"] for signal in escalation["signals"]] == ["no_answer"]
     assert [chat["model"] for chat in standin.chats].count("small:1b") == 2
     assert events[-1]["answered_by"] == "big:7b"
+
+
+def test_escalate_within_one_asks_the_small_model_for_its_answer_alone(
+    isolated_env: Path,
+) -> None:
+    """One request, tools withheld: the small model answers from what retrieve-first found (here
+    nothing: no index) and the signals judge that answer; the larger model works as usual."""
+
+    def answers(request: dict[str, Any]) -> Iterator[dict[str, Any] | float]:
+        key = "answer" if request["model"] == "small:1b" else "input"
+        reply = {"tool": "final_answer", key: "The documents do not say."}
+        yield chunk(json.dumps(reply if key == "input" else {"answer": reply[key]}))
+        yield final(generated=8)
+
+    (isolated_env / "smallagent.toml").write_text("escalate_within = 1\n", encoding="utf-8")
+    events, standin = ask_small_then_big(answers)
+    small = [chat for chat in standin.chats if chat["model"] == "small:1b"]
+    assert len(small) == 1
+    assert small[0]["format"]["required"] == ["answer"]  # the answer alone, no tool to pick
+    assert not small[0].get("tools")
+    assert events[-1]["answered_by"] == "small:1b"  # a "not found" with no passage: no signal
+    big_only = [chat for chat in standin.chats if chat["model"] == "big:7b"]
+    assert big_only == []

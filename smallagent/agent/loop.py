@@ -65,7 +65,8 @@ class AgentRun:
             yield self.steps[-1]
         settled = self.nudges.settled()
         for number in range(1, 1 if settled else self.config.max_steps + 1):
-            request = self.nudges.request(self._request(number), self.steps)
+            last = number == self.config.max_steps
+            request = self.nudges.request(self._request(number), self.steps, last)
             started = self.clock()
             reply = self.model.chat(
                 request.messages, request.tools, purpose=request.purpose, **request.options

@@ -76,9 +76,11 @@ class Nudges:
 
     # Each turn.
 
-    def request(self, request: Request, steps: Sequence[Step]) -> Request:
+    def request(self, request: Request, steps: Sequence[Step], last: bool = False) -> Request:
         """After a repeated call, a fresh request for the answer alone, holding only the results
-        and the question: with the tool chatter in view, a 0.5B model kept writing the same call."""
+        and the question: with the tool chatter in view, a 0.5B model kept writing the same call.
+        The same on the budget's `last` request when the config says `answer_last`."""
+        self._answer_only = self._answer_only or (last and self.config.answer_last)
         if not self._answer_only:
             return request
         results = "\n\n".join(step.observation for step in steps if step.kind == "tool")

@@ -37,6 +37,10 @@ class AgentConfig:
     # Force every reply with tools on offer into {"tool": NAME, "input": TEXT} by a JSON schema
     # (Ollama's `format`): no prose plan, no call the parser cannot read.
     constrained: bool = False
+    # The last request the step budget allows asks for the answer alone (tools withheld), so the
+    # run ends with an answer: a model a larger one follows is judged on its answer, and its
+    # budget is kept short (Settings.escalate_within).
+    answer_last: bool = False
 
 
 @dataclass(frozen=True)
