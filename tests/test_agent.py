@@ -490,3 +490,16 @@ def test_review_keeps_an_answer_it_has_no_verdict_on_and_never_sees_a_partial_on
     list(stopped)
     assert stopped.result is not None and stopped.result.stop_reason == "max_failures"
     assert called == []
+
+
+def test_answer_last_spends_the_budgets_last_request_on_the_answer_alone() -> None:
+    model, steps, result = run(
+        [ToolCall("lookup", {"query": "a"}), "It is a [1]."], max_steps=2, answer_last=True
+    )
+    assert [step.kind for step in steps] == ["tool", "answer"]
+    assert model.purposes == ["plan", "answer"] and model.tools_seen[1] == []
+    assert steps[1].form == "forced_answer"
+    assert result.complete and result.answer == "It is a [1]."
+    # Without it the budget's last request is an ordinary turn, and a call there ends the run.
+    model, steps, result = run([ToolCall("lookup", {"query": "a"})] * 2, max_steps=2)
+    assert model.purposes == ["plan", "tool"] and not result.complete
