@@ -38,29 +38,27 @@ def signal_names(attempt: dict[str, Any]) -> list[str]:
 
 
 def threshold_policies(
-    per_question: list[dict[str, Any]], thresholds: list[float], withins: list[int]
+    per_question: list[dict[str, Any]], thresholds: list[float]
 ) -> list[dict[str, Any]]:
-    """Each (threshold, requests) cascade, modeled from the two runs: escalate when one of the
-    other escalating signals fired on the first answer, its confidence is below the threshold,
-    or it took more requests than `within` allows (0: any). A question cut at `within` costs the
-    small model's Wh pro rata to the requests it made (an approximation: requests differ)."""
+    """Each threshold's cascade, modeled from the two runs: escalate when one of the other
+    escalating signals fired on the first answer, or its confidence is below the threshold.
+    (A request limit, escalate_within, changes the small model's answers themselves: it is
+    measured by a cascade run of its own, not modeled here.)"""
     n = len(per_question)
     large_wh = sum(row["large_wh"] for row in per_question) / n
     large_passed = sum(row["large_passed"] for row in per_question)
-    print("| escalate below | within | success | % of always-large | Wh / question | "
+    print("| escalate below | success | % of always-large | Wh / question | "
           "% of always-large | escalated | precision | recall |")  # fmt: skip
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     policies = []
-    for threshold, within in ((t, w) for w in withins for t in thresholds):
+    for threshold in thresholds:
         passed = escalated = rescued = caught = failures = 0
         wh = 0.0
         for row in per_question:
             others = any(name in ESCALATING and name != "low_confidence" for name in row["signals"])
             sure = row["small_confidence"]
-            cut = 0 < within < row["small_requests"]
-            up = cut or others or (sure is not None and sure < threshold)
-            small_wh = row["small_wh"] * (within / row["small_requests"] if cut else 1.0)
-            wh += small_wh + (row["large_wh"] if up else 0.0)
+            up = others or (sure is not None and sure < threshold)
+            wh += row["small_wh"] + (row["large_wh"] if up else 0.0)
             ok = row["large_passed"] if up else row["small_passed"]
             passed += ok
             escalated += up
@@ -68,13 +66,13 @@ def threshold_policies(
             failures += not row["small_passed"]
             caught += up and not row["small_passed"]
         policy = {
-            "threshold": threshold, "within": within, "success": passed, "questions": n,
+            "threshold": threshold, "success": passed, "questions": n,
             "wh_per_question": wh / n,
             "escalated": escalated, "rescued": rescued, "caught": caught, "failures": failures,
         }  # fmt: skip
         policies.append(policy)
         print(
-            f"| {threshold} | {within or 'any'} | {passed}/{n} | "
+            f"| {threshold} | {passed}/{n} | "
             f"{passed / max(large_passed, 1):.0%} | {wh / n:.4f} | "
             f"{wh / n / large_wh:.0%} | {escalated} | {rescued}/{escalated} | {caught}/{failures} |"
         )
@@ -90,11 +88,6 @@ def main() -> int:
         "--thresholds",
         default="0.5,0.6,0.7,0.8,0.9",
         help="low-confidence thresholds to model, comma-separated",
-    )
-    parser.add_argument(
-        "--within",
-        default="0,1,2,3",
-        help="request limits for the first model to model, comma-separated (0: none)",
     )
     args = parser.parse_args()
     cascade, large = load(args.cascade), load(args.large)
@@ -161,11 +154,7 @@ def main() -> int:
             f"| {name} | {'yes' if name in ESCALATING else 'no'} | {len(fired)} | {on_failure} | "
             f"{len(fired) - on_failure} |"
         )
-    policies = threshold_policies(
-        per_question,
-        [float(t) for t in args.thresholds.split(",")],
-        [int(w) for w in args.within.split(",")],
-    )
+    policies = threshold_policies(per_question, [float(t) for t in args.thresholds.split(",")])
     if args.out:
         args.out.write_text(
             json.dumps(

@@ -710,29 +710,23 @@ def test_energy_at_quiet_speed_counts_tokens_not_the_load_the_run_met() -> None:
     assert report.summarise([calm]).get("quiet_wh_per_success") is None  # only when asked
 
 
-def test_escalation_report_models_each_threshold_and_request_limit() -> None:
-    """An escalated question takes the always-large run's outcome and Wh; a question cut at the
-    request limit pays the small model's Wh pro rata."""
+def test_escalation_report_models_each_threshold() -> None:
+    """An escalated question takes the always-large run's outcome and Wh on top of the small
+    model's; a reported-only signal escalates nothing."""
     import escalation_report
 
-    def row(small: bool, large: bool, sure: float | None, requests: int, *signals: str) -> dict:
+    def row(small: bool, large: bool, sure: float | None, *signals: str) -> dict[str, Any]:
         return {"small_passed": small, "large_passed": large, "small_confidence": sure,
-                "small_requests": requests, "signals": list(signals), "small_wh": 0.01,
-                "large_wh": 0.03}  # fmt: skip
+                "signals": list(signals), "small_wh": 0.01, "large_wh": 0.03}  # fmt: skip
 
     rows = [
-        row(True, True, 0.9, 1),  # sure and right: stays
-        row(False, True, 0.4, 1),  # unsure and wrong: rescued below 0.5
-        row(False, False, 0.9, 4, "no_answer"),  # another escalating signal: always up
-        row(True, True, 0.8, 3, "uncited"),  # a reported-only signal: stays, unless cut at 2
+        row(True, True, 0.9),  # sure and right: stays
+        row(False, True, 0.4),  # unsure and wrong: rescued below 0.5
+        row(False, False, 0.9, "no_answer"),  # another escalating signal: always up
+        row(True, True, 0.8, "uncited"),  # a reported-only signal: stays
+        row(True, True, None),  # no confidence recorded: stays
     ]
-    policies = escalation_report.threshold_policies(rows, [0.0, 0.5], [0, 2])
-    by = {(policy["threshold"], policy["within"]): policy for policy in policies}
-    off, half, cut = by[0.0, 0], by[0.5, 0], by[0.0, 2]
-    assert (half["success"], half["escalated"], half["rescued"]) == (3, 2, 1)
-    assert half["wh_per_question"] == pytest.approx((4 * 0.01 + 2 * 0.03) / 4)
-    assert cut["escalated"] == 2  # the no_answer one, and the one cut at 2 of 3 requests
-    # cut at 2 of 3 and 4 requests: 2/3 and 2/4 of the small Wh, plus two large runs
-    wh = 0.01 + 0.01 + 0.01 * 2 / 4 + 0.01 * 2 / 3 + 2 * 0.03
-    assert cut["wh_per_question"] == pytest.approx(wh / 4)
-    assert off["escalated"] == 1 and (off["caught"], off["failures"]) == (1, 2)
+    off, half = escalation_report.threshold_policies(rows, [0.0, 0.5])
+    assert (off["success"], off["escalated"], off["caught"], off["failures"]) == (3, 1, 1, 2)
+    assert (half["success"], half["escalated"], half["rescued"]) == (4, 2, 1)
+    assert half["wh_per_question"] == pytest.approx((5 * 0.01 + 2 * 0.03) / 5)
