@@ -395,11 +395,14 @@ def run_all(
         if args.escalate:  # the cascade, judged by the answer's own signals, never the gold
             extra = ["--escalate", aliases[args.escalate], "--no-escalate-on-checks"]
             extra += ["--seed-escalation"] if args.escalate_seeded else []
-        unsure = {
-            "SMALLAGENT_ESCALATE_BELOW": str(args.escalate_below),
-            "SMALLAGENT_ESCALATE_WITHIN": str(args.escalate_within),
+        unsure = {  # given: these; else smallagent's own defaults
+            name: str(value)
+            for name, value in (
+                ("SMALLAGENT_ESCALATE_BELOW", args.escalate_below),
+                ("SMALLAGENT_ESCALATE_WITHIN", args.escalate_within),
+            )
+            if args.escalate and value is not None
         }
-        unsure = unsure if args.escalate else {}
         version = server_version(host)
         factory = smallagent_tools(INDEX_DIR, INDEX_NAME, BUILD / "corpus")
         with ToolServer(factory) as tool_server:
@@ -638,19 +641,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--escalate-below",
         type=float,
-        default=0.0,
         metavar="P",
-        help="with --escalate: also escalate an answer whose tokens' geometric mean probability "
-        "is below P (smallagent's escalate_below; 0: off, but each first answer's confidence is "
-        "still recorded when P is tiny, e.g. 1e-9)",
+        help="with --escalate: escalate an answer whose tokens' geometric mean probability is "
+        "below P (smallagent's escalate_below, default 0.7; 0: off; a tiny P, e.g. 1e-9, "
+        "records each first answer's confidence without escalating on it)",
     )
     parser.add_argument(
         "--escalate-within",
         type=int,
-        default=0,
         metavar="N",
-        help="with --escalate: the first model gets N requests at most, then the question goes up "
-        "(smallagent's escalate_within; 0: no limit)",
+        help="with --escalate: the first model gets N requests at most, the last for its answer "
+        "alone (smallagent's escalate_within, default 1; 0: no limit)",
     )
     parser.add_argument(
         "--escalate-seeded",

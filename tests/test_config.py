@@ -187,7 +187,8 @@ def test_how_the_agent_works_is_set_in_the_layers_and_checked(tmp_path: Path) ->
     )
     assert _load(tmp_path).not_found_below == 0.4
     assert _load(tmp_path, environ={"SMALLAGENT_NOT_FOUND_BELOW": "0"}).not_found_below == 0.0
-    assert _load(tmp_path).escalate_below == 0.0  # off unless asked
+    assert (_load(tmp_path).escalate_below, _load(tmp_path).escalate_within) == (0.7, 1)
+    assert _load(tmp_path, environ={"SMALLAGENT_ESCALATE_BELOW": "0"}).escalate_below == 0.0
     assert _load(tmp_path, environ={"SMALLAGENT_ESCALATE_WITHIN": "2"}).escalate_within == 2
     assert _load(tmp_path, environ={"SMALLAGENT_ESCALATE_BELOW": "0.5"}).escalate_below == 0.5
     for bad, message in (

@@ -400,10 +400,11 @@ def test_chat_escalate_asks_the_last_question_again_one_model_up(isolated_env: P
     assert "nothing to escalate yet" in outcome.output
     assert "The documents do not say it." in outcome.output
     assert "no larger model to ask" in outcome.output  # the second /escalate: none is left
-    # Each model is asked twice (an answer before any tool result is sent back once).
-    assert [chat["model"] for chat in standin.chats] == ["small:1b"] * 2 + ["big:7b"] * 2
+    # The small model gets one request, for its answer alone (escalate_within 1); the larger
+    # one is asked twice (an answer before any tool result is sent back once).
+    assert [chat["model"] for chat in standin.chats] == ["small:1b"] + ["big:7b"] * 2
     # The re-asked question replaces the turn: the larger model does not see the first answer.
-    first_big = standin.chats[2]["messages"]
+    first_big = standin.chats[1]["messages"]
     assert [m["content"] for m in first_big if m["role"] == "assistant"] == []
 
 
