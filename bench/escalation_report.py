@@ -29,8 +29,9 @@ from smallagent.escalation import ESCALATING, SIGNAL_NAMES
 
 
 def load(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """smallagent's record of each question (a run may hold the peers' too)."""
     rows = json.loads((run_dir / "details.json").read_text())
-    return {row["id"]: row for row in rows}
+    return {row["id"]: row for row in rows if row.get("agent", "smallagent") == "smallagent"}
 
 
 def signal_names(attempt: dict[str, Any]) -> list[str]:
