@@ -448,10 +448,7 @@ class Cascade:
         self.confirm = confirm
         self.reuse_findings = reuse_findings
         self.chain = list(dict.fromkeys([settings.model, *options.escalate]))
-        self.first = build_assistant(
-            settings, self._options(0), confirm, logprobs=self._unsure(0),
-            answer_last=self._limited(0),
-        )  # fmt: skip
+        self.first = self._build(0)
         self.sources = self.first.sources  # one numbering of [n] for every model
         self.notes = self.first.notes
         self._assistants = {settings.model: self.first}
@@ -461,21 +458,24 @@ class Cascade:
             self._params[model] = parse_parameter_size(size)
         self.current = self.first
 
-    def _limited(self, position: int) -> bool:
-        """Whether the model at this place gets `escalate_within` requests, the last of them
-        for its answer alone: only one a larger model follows."""
-        return self.settings.escalate_within > 0 and position + 1 < len(self.chain)
-
-    def _options(self, position: int) -> AskOptions:
-        if self._limited(position):
-            within = min(self.options.max_steps, self.settings.escalate_within)
-            return replace(self.options, max_steps=within)
-        return self.options
-
-    def _unsure(self, position: int) -> bool:
-        """Whether the model at this place in the chain is asked how sure it is: only one a
-        larger model follows, and only when the low-confidence signal is on."""
-        return self.settings.escalate_below > 0 and position + 1 < len(self.chain)
+    def _build(self, position: int, sources: SourceRegistry | None = None) -> Assistant:
+        """The assistant of the model at this place in the chain. One a larger model follows
+        gets `escalate_within` requests, the last of them for its answer alone, when it starts
+        from evidence (retrieve-first); with no search to read, it keeps the whole budget, so
+        that it can use the tools it has."""
+        settings = replace(self.settings, model=self.chain[position])
+        followed = position + 1 < len(self.chain)
+        within = min(self.options.max_steps, settings.escalate_within)
+        limited = followed and within > 0
+        options = replace(self.options, max_steps=within) if limited else self.options
+        unsure = followed and settings.escalate_below > 0
+        built = build_assistant(
+            settings, options, self.confirm, sources, logprobs=unsure, answer_last=limited
+        )
+        if limited and built.first_search not in built.tools:
+            full = replace(built.config, max_steps=self.options.max_steps, answer_last=False)
+            built = replace(built, config=full, options=self.options)
+        return built
 
     def _model(self, name: str) -> OllamaModel:
         return OllamaModel(
@@ -484,12 +484,7 @@ class Cascade:
 
     def assistant(self, model: str) -> Assistant:
         if model not in self._assistants:
-            settings = replace(self.settings, model=model)
-            position = self.chain.index(model)
-            self._assistants[model] = build_assistant(
-                settings, self._options(position), self.confirm, sources=self.sources,
-                logprobs=self._unsure(position), answer_last=self._limited(position),
-            )  # fmt: skip
+            self._assistants[model] = self._build(self.chain.index(model), self.sources)
         return self._assistants[model]
 
     def ask(

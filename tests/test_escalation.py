@@ -309,12 +309,16 @@ def by_model(request: dict[str, Any]) -> Iterator[dict[str, Any] | float]:
     yield final(prompt_tokens=100 if small else 300, generated=10 if small else 30)
 
 
-def ask_small_then_big(script: Script) -> tuple[list[dict[str, Any]], StandInOllama]:
-    """`ask --json` on small:1b escalating to big:7b: the events, and the server (its requests)."""
+def ask_small_then_big(
+    script: Script, index_dir: Path | None = None
+) -> tuple[list[dict[str, Any]], StandInOllama]:
+    """`ask --json` on small:1b escalating to big:7b: the events, and the server (its requests).
+    No index unless `index_dir` holds one: then the search runs before the first turn."""
+    where = ["--index-dir", str(index_dir), "--index", "docs"] if index_dir else []
     with StandInOllama(script) as standin:
         outcome = CliRunner().invoke(
             app,
-            ["--ollama-host", standin.host, "--model", "small:1b", "ask", "--no-shell",
+            ["--ollama-host", standin.host, "--model", "small:1b", *where, "ask", "--no-shell",
              "--escalate", "big:7b", "--json", "What is the service code?"],
         )  # fmt: skip
     assert outcome.exit_code == 0, outcome.output
@@ -400,11 +404,11 @@ def test_chat_escalate_asks_the_last_question_again_one_model_up(isolated_env: P
     assert "nothing to escalate yet" in outcome.output
     assert "The documents do not say it." in outcome.output
     assert "no larger model to ask" in outcome.output  # the second /escalate: none is left
-    # The small model gets one request, for its answer alone (escalate_within 1); the larger
-    # one is asked twice (an answer before any tool result is sent back once).
-    assert [chat["model"] for chat in standin.chats] == ["small:1b"] + ["big:7b"] * 2
+    # Each model is asked twice (an answer before any tool result is sent back once; with no
+    # index to search first, the small model keeps its whole budget).
+    assert [chat["model"] for chat in standin.chats] == ["small:1b"] * 2 + ["big:7b"] * 2
     # The re-asked question replaces the turn: the larger model does not see the first answer.
-    first_big = standin.chats[1]["messages"]
+    first_big = standin.chats[2]["messages"]
     assert [m["content"] for m in first_big if m["role"] == "assistant"] == []
 
 
@@ -497,43 +501,57 @@ def test_a_results_row_keeps_the_attempts_confidence_and_requests() -> None:
     assert TaskResult.from_row(json.loads(json.dumps(result.row()))) == result
 
 
-def test_escalate_within_gives_the_small_model_that_many_requests_then_goes_up(
+@pytest.fixture
+def docs_index(isolated_env: Path) -> Path:
+    """An index of the bundled example docs, as `ingest` makes it."""
+    index_dir = isolated_env / "indexes"
+    outcome = CliRunner().invoke(
+        app, ["--index-dir", str(index_dir), "ingest", str(DOCS), "--index", "docs"]
+    )
+    assert outcome.exit_code == 0, outcome.output
+    return index_dir
+
+
+def test_escalate_within_one_asks_the_small_model_for_its_answer_alone(docs_index: Path) -> None:
+    """One request, tools withheld: the small model answers from what the search before its
+    first turn found, and the signals judge that answer."""
+
+    def answers(request: dict[str, Any]) -> Iterator[dict[str, Any] | float]:
+        if request["model"] == "small:1b":
+            yield chunk(json.dumps({"answer": "The service code is TW-8841 [1]."}))
+        else:
+            yield chunk(json.dumps({"tool": "final_answer", "input": "TW-8841 [1]."}))
+        yield final(generated=8)
+
+    events, standin = ask_small_then_big(answers, docs_index)
+    small = [chat for chat in standin.chats if chat["model"] == "small:1b"]
+    assert len(small) == 1
+    assert small[0]["format"]["required"] == ["answer"]  # the answer alone, no tool to pick
+    assert not small[0].get("tools")
+    assert "TW-8841" in small[0]["messages"][-1]["content"]  # the passages it reads
+    assert small[0]["logprobs"] is True
+    assert events[-1]["answered_by"] == "small:1b"
+    assert [chat["model"] for chat in standin.chats] == ["small:1b"]
+
+
+def test_with_no_search_to_read_the_small_model_keeps_its_whole_budget(
     isolated_env: Path,
 ) -> None:
+    """escalate_within keeps a small model to answering from passages; with no index there are
+    none, so it works with its tools as usual (here it reads one missing file after another
+    until its steps run out) and the question then goes up."""
+
     def small_keeps_reading(request: dict[str, Any]) -> Iterator[dict[str, Any] | float]:
-        if request["model"] == "small:1b":  # never answers: reads a file, then another
+        if request["model"] == "small:1b":
             reply = {"tool": "read_file", "input": f"notes-{len(request['messages'])}.md"}
         else:
             reply = {"tool": "final_answer", "input": "The documents do not say."}
         yield chunk(json.dumps(reply))
         yield final(generated=8)
 
-    (isolated_env / "smallagent.toml").write_text("escalate_within = 2\n", encoding="utf-8")
+    (isolated_env / "smallagent.toml").write_text("escalate_within = 1\n", encoding="utf-8")
     events, standin = ask_small_then_big(small_keeps_reading)
     escalation = next(event for event in events if event["type"] == "escalation")
     assert [signal["name"] for signal in escalation["signals"]] == ["no_answer"]
-    assert [chat["model"] for chat in standin.chats].count("small:1b") == 2
+    assert [chat["model"] for chat in standin.chats].count("small:1b") == 8  # ask's max_steps
     assert events[-1]["answered_by"] == "big:7b"
-
-
-def test_escalate_within_one_asks_the_small_model_for_its_answer_alone(
-    isolated_env: Path,
-) -> None:
-    """One request, tools withheld: the small model answers from what retrieve-first found (here
-    nothing: no index) and the signals judge that answer; the larger model works as usual."""
-
-    def answers(request: dict[str, Any]) -> Iterator[dict[str, Any] | float]:
-        key = "answer" if request["model"] == "small:1b" else "input"
-        reply = {"tool": "final_answer", key: "The documents do not say."}
-        yield chunk(json.dumps(reply if key == "input" else {"answer": reply[key]}))
-        yield final(generated=8)
-
-    (isolated_env / "smallagent.toml").write_text("escalate_within = 1\n", encoding="utf-8")
-    events, standin = ask_small_then_big(answers)
-    small = [chat for chat in standin.chats if chat["model"] == "small:1b"]
-    assert len(small) == 1
-    assert small[0]["format"]["required"] == ["answer"]  # the answer alone, no tool to pick
-    assert not small[0].get("tools")
-    assert events[-1]["answered_by"] == "small:1b"  # a "not found" with no passage: no signal
-    big_only = [chat for chat in standin.chats if chat["model"] == "big:7b"]
-    assert big_only == []
