@@ -60,6 +60,9 @@ def reciprocal_rank_fusion(
     return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
+# A number joined to a lower-case unit word ("60-minute interval"): no code, and documents
+# write it as "60 minutes" as often as not.
+_MEASURE = re.compile(r"^\d+(?:\.\d+)?-[a-z]+$")
 _IDENTIFIER = re.compile(
     r"""^(?:
         .*\d.*                      # has a digit: E1234, v2.1, 404, QX-7731
@@ -217,6 +220,8 @@ class Retriever:
         for word, opens_sentence in _words_in_sentences(question):
             if not word or word in unknown or _PATH_LIKE.search(word):
                 continue  # a path or file name is for the file system to judge, not the index
+            if _MEASURE.match(word):
+                continue  # "60-minute", "2-day": a number and its unit, written "60 minutes"
             if word in codes:
                 if not self.reader.exact([word], 1):
                     unknown.append(word)

@@ -158,3 +158,20 @@ def test_read_file_reads_at_most_what_it_returns(tmp_path: Path) -> None:
     assert observation == "1: " + "x" * 1000 + " [cut: read_file returns at most 1000 bytes]"
     assert read({"path": "after.txt", "start_line": 2}) == "2: second line"
     assert read({"path": "after.txt", "start_line": 3}) == "after.txt has fewer than 3 lines."
+
+
+def test_a_number_and_its_unit_is_no_unknown_name() -> None:
+    """ "60-minute" looked like a code, and no document holds it as written ("60 minutes"): the
+    example docs' question about a 60-minute interval was answered "none mentions 60-minute"."""
+    from smallagent.retrieval import Retriever
+
+    class Index:
+        def contains_word(self, word: str) -> bool:
+            return word in {"reporting", "interval"}
+
+        def exact(self, phrases: list[str], k: int) -> list[tuple[int, float]]:
+            return []
+
+    retriever = Retriever(Index(), None)  # type: ignore[arg-type]
+    question = "How long does it last at a 60-minute or 2.5-hour reporting interval, or QX-60?"
+    assert retriever.unknown_names(question) == ["QX-60"]
