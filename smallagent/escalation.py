@@ -288,7 +288,7 @@ def restates_question(result: Result, question: str) -> Signal | None:
 # ------------------------------------------------------------------- how sure the model was
 
 # The key of a constrained reply's answer: {"tool": "final_answer", "input": "<the answer>"}, or
-# a native call's arguments written as text.
+# the answer-only request's {"answer": "<the answer>"}.
 _ANSWER_VALUE = re.compile(r'"(?:input|answer)"\s*:\s*"')
 
 
