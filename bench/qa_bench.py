@@ -395,7 +395,7 @@ def run_all(
         if args.escalate:  # the cascade, judged by the answer's own signals, never the gold
             extra = ["--escalate", aliases[args.escalate], "--no-escalate-on-checks"]
             extra += ["--seed-escalation"] if args.escalate_seeded else []
-        unsure = {  # given: these; else smallagent's own defaults
+        cascade_settings = {  # the escalation settings given; else smallagent's defaults
             name: str(value)
             for name, value in (
                 ("SMALLAGENT_ESCALATE_BELOW", args.escalate_below),
@@ -419,7 +419,7 @@ def run_all(
                     with RecordingProxy(host) as proxy:
                         if agent == "smallagent":
                             answers = run_smallagent(
-                                task_file, ids, alias, proxy.url, out, extra, unsure
+                                task_file, ids, alias, proxy.url, out, extra, cascade_settings
                             )
                         else:
                             answers = run_peer(
