@@ -465,11 +465,29 @@ class IndexReader:
         terms = fts_terms(query)
         return self._match(" OR ".join(f'"{term}"' for term in terms), k) if terms else []
 
-    def exact(self, phrases: Sequence[str], k: int) -> list[tuple[int, float]]:
-        """Chunk ids containing any of the phrases word for word (e.g. `QX-7731` as `qx 7731`)."""
+    def exact(
+        self, phrases: Sequence[str], k: int, in_heading: bool = False
+    ) -> list[tuple[int, float]]:
+        """Chunk ids containing any of the phrases word for word (e.g. `QX-7731` as `qx 7731`);
+        with `in_heading`, only chunks whose section heading holds one."""
         quoted = [" ".join(fts_terms(phrase)) for phrase in phrases]
         expression = " OR ".join(f'"{phrase}"' for phrase in quoted if phrase)
+        if expression and in_heading:
+            expression = f"heading : ({expression})"
         return self._match(expression, k) if expression else []
+
+    def paths_holding(self, phrase: str, limit: int = 10_000) -> list[str]:
+        """Paths of the documents holding the phrase word for word, as `exact` matches it."""
+        quoted = " ".join(fts_terms(phrase))
+        if not quoted:
+            return []
+        with _guard(self.name):
+            rows = self._db.execute(
+                "SELECT DISTINCT d.path FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
+                "JOIN documents d ON d.id = c.document_id WHERE chunks_fts MATCH ? LIMIT ?",
+                (f'"{quoted}"', limit),
+            ).fetchall()
+        return [_path_of(row[0]) for row in rows]
 
     def contains_word(self, word: str) -> bool:
         """Whether any chunk holds the word; words of four letters or more also match as a prefix

@@ -229,7 +229,11 @@ class Retriever:
                 unknown.append(word)
         return unknown
 
-    def search(self, query: str, k: int = 5, candidates: int = 50) -> list[Hit]:
+    def search(
+        self, query: str, k: int = 5, candidates: int = 50, not_text: Sequence[str] = ()
+    ) -> list[Hit]:
+        """The k best chunks for the query; `not_text` are quoted words that name a file or
+        folder rather than words to find (the caller knows the file system, this does not)."""
         pool = max(candidates, k)
         vector = self.embedder.embed([query])[0]
         dense = [chunk_id for chunk_id, _ in self.reader.dense(vector, pool)]
@@ -238,23 +242,31 @@ class Retriever:
         identifiers = exact_terms(query)
         if identifiers:
             # A third vote for chunks that contain the codes and names word for word: an error
-            # code must not lose to many chunks that merely share the words around it.
+            # code must not lose to many chunks that merely share the words around it. A fourth
+            # for the sections whose heading holds one: asked for "section 5.6" of a manual, the
+            # search ranked the section's own chunk below pages that merely held "5 6".
             rankings.append([chunk_id for chunk_id, _ in self.reader.exact(identifiers, pool)])
-        # Quoted words are a demand, not a vote: the chunks that hold them word for word come
-        # first, as in a web search. So does a chunk holding the whole query as written (a model
+            rankings.append([c for c, _ in self.reader.exact(identifiers, pool, in_heading=True)])
+        # Quoted words are a demand, not a vote: the documents that hold them word for word come
+        # first, as in a web search. So do those holding the whole query as written (a model
         # drops the quotes when it searches for "the file that says ..." with the phrase alone).
         # Asked for the file that says a five-word phrase, the 1.5B model was shown other files
-        # that shared three of its words, and named one of them.
-        phrases = quoted_phrases(query) or ([query] if len(fts_terms(query)) >= 3 else [])
+        # that shared three of its words, and named one of them. The demand is on documents,
+        # not chunks: quoted words name a document ("the manual 'An Introduction to R'", "the
+        # review that says ..."), and the rest of the question picks its passage, which need not
+        # be the one holding them (the manual's title page came first, its section 5.6 after).
+        quoted = [phrase for phrase in quoted_phrases(query) if phrase not in not_text]
+        phrases = quoted or ([query] if len(fts_terms(query)) >= 3 else [])
         verbatim = [chunk_id for chunk_id, _ in self.reader.exact(phrases, pool)] if phrases else []
         fused = reciprocal_rank_fusion([*rankings, verbatim])
-        if verbatim:
-            held = set(verbatim)
-            fused = [pair for pair in fused if pair[0] in held] + [
-                pair for pair in fused if pair[0] not in held
-            ]
-        fused = fused[:k]
         stored = self.reader.chunks([chunk_id for chunk_id, _ in fused])
+        if verbatim:
+            named = {stored[chunk_id].path for chunk_id in verbatim if chunk_id in stored}
+            demanded = [
+                pair for pair in fused if pair[0] in stored and stored[pair[0]].path in named
+            ]
+            fused = demanded + [pair for pair in fused if pair not in demanded]
+        fused = fused[:k]
         dense_rank = {chunk_id: rank for rank, chunk_id in enumerate(dense, start=1)}
         keyword_rank = {chunk_id: rank for rank, chunk_id in enumerate(keyword, start=1)}
         hits: list[Hit] = []

@@ -14,13 +14,13 @@ import re
 import stat
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from smallagent.paths import display_path, printable_path
-from smallagent.retrieval import SourceRegistry
+from smallagent.retrieval import SourceRegistry, quoted_phrases
 from smallagent.shell import ShellPolicy, before_pipe
 from smallagent.snippets import passage_view
 from smallagent.types import ToolSpec
@@ -181,13 +181,21 @@ def make_search_tool(retriever: Any, sources: SourceRegistry, root: Path, chars:
             k: how many passages to return (1 to 8; at least 3 come back)
         """
         # At least 3: the 1.5B model asked for k=1 and its answer was ranked third.
-        hits = retriever.search(query, k=max(3, min(k, 8)))
+        mentioned = path_mentions(query, root)
+        # A quoted folder name is where to look, not words to find in the text: asked which
+        # file of `reviews` is smallest, the search showed reviews that say "reviews".
+        hits = retriever.search(query, k=max(3, min(k, 8)), not_text=list(mentioned))
         absent = retriever.absent_words(query)
         note = f"No document contains: {', '.join(absent)}." if absent else ""
-        facts = [path_facts(path, root) for path in named_paths(query, root)]
+        paths = list(dict.fromkeys(mentioned.values()))
+        facts = [path_facts(path, root) for path in paths]
         # Exact figures first and labelled as such: shown unlabelled above passages that talk of
         # "a large file", the 1.5B model took the passage's word over the file system's.
         lines = [f"From the file system (exact): {fact}" for fact in facts]
+        folders = [path for path in paths if path.is_dir()]
+        for phrase in quoted_phrases(query):
+            if phrase not in mentioned:
+                lines.append(files_holding(retriever.reader, phrase, root, folders))
         if not hits:
             return "\n".join([*lines, note or "No passages found. Try other words."])
         for hit in hits:
@@ -214,10 +222,16 @@ def named_paths(query: str, root: Path) -> list[Path]:
     A question about a file itself (its size, its lines, a folder's files) is answered by the
     file system, not by passages; the 1.5B model, shown passages, counted the passages instead.
     """
+    return list(dict.fromkeys(path_mentions(query, root).values()))
+
+
+def path_mentions(query: str, root: Path) -> dict[str, Path]:
+    """What the query writes for each file or folder inside `root` it names, and that path."""
     candidates = [next(g for g in m.groups() if g) for m in _QUOTED.finditer(query)]
     candidates += _PATHLIKE.findall(query)
-    found: list[Path] = []
-    for candidate in dict.fromkeys(c.strip().rstrip("/") for c in candidates):
+    found: dict[str, Path] = {}
+    for written in dict.fromkeys(candidate.strip() for candidate in candidates):
+        candidate = written.rstrip("/")
         try:
             path = (root / candidate).resolve() if candidate else root
             exists = path != root and path.is_relative_to(root) and path.exists()
@@ -225,9 +239,32 @@ def named_paths(query: str, root: Path) -> list[Path]:
             # A quoted sentence is not a path: too long a name (ENAMETOOLONG) made the whole
             # search fail when the 1.5B model quoted a passage back in its query.
             continue
-        if exists and path not in found:
-            found.append(path)
+        if exists:
+            found[written] = path
     return found
+
+
+MAX_FILES_NAMED = 10  # files a "holding" fact names; the count is always whole
+
+
+def files_holding(reader: Any, phrase: str, root: Path, folders: Sequence[Path]) -> str:
+    """One line naming the indexed files that hold a quoted phrase word for word (as search
+    matches words: case and accents ignored), within the folders the query names if any.
+
+    Shown passages that hold a quoted word, the 1.5B model counted the passages (three) when
+    asked how many files of a folder hold it (two); shown five-word-phrase matches, it named
+    the first passage's file even when that passage did not hold the phrase.
+    """
+    paths = [Path(path).resolve() for path in reader.paths_holding(phrase)]
+    within = [path for path in paths if not folders or any(path.is_relative_to(f) for f in folders)]
+    where = " and ".join(f"{display_path(str(f), root)}/" for f in folders)
+    count = f"{len(within):,} file{'s' if len(within) != 1 else ''}"
+    if where:
+        count += f" in {where}"
+    shown = [display_path(str(path), root) for path in sorted(within)[:MAX_FILES_NAMED]]
+    more = f" and {len(within) - len(shown):,} more" if len(within) > len(shown) else ""
+    listed = f": {', '.join(shown)}{more}" if shown else ""
+    return f'From the index (exact): "{phrase}" is in {count}{listed}.'
 
 
 def path_facts(path: Path, root: Path) -> str:
@@ -258,8 +295,10 @@ def path_facts(path: Path, root: Path) -> str:
     if direct:
         direct.sort()
         (small, small_name), (large, large_name) = direct[0], direct[-1]
-        facts += f"; largest {large_name} ({large:,} bytes)"
-        facts += f", smallest {small_name} ({small:,} bytes)"
+        # Named with their folder: "largest post-0179.txt" above a passage from post-1748.txt,
+        # the 1.5B model gave the passage's name with the fact's size.
+        facts += f"; the largest is {shown}/{large_name} ({large:,} bytes)"
+        facts += f", the smallest {shown}/{small_name} ({small:,} bytes)"
     return facts + "."
 
 

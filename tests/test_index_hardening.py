@@ -314,7 +314,7 @@ def test_the_search_tool_hands_the_model_a_name_it_can_send(tmp_path: Path) -> N
     hit = Hit(1, 7, 0.5, 1, 1, name, None, "", "Narwhals have a single long tusk.", 0, 33)
 
     class Retriever:
-        def search(self, query: str, k: int) -> list[Hit]:
+        def search(self, query: str, k: int, not_text: list[str]) -> list[Hit]:
             return [hit]
 
         def absent_words(self, query: str) -> list[str]:

@@ -125,8 +125,8 @@ def test_paths_the_query_names_get_facts_from_the_file_system(tmp_path: Path) ->
     paths = named_paths(query, tmp_path)
     assert paths == [tmp_path / "notes", tmp_path / "notes" / "a.txt"]
     assert [path_facts(path, tmp_path) for path in paths] == [
-        "notes/: a folder of 2 files (3 counting sub-folders); largest big.txt (5,000 bytes), "
-        "smallest a.txt (8 bytes).",
+        "notes/: a folder of 2 files (3 counting sub-folders); the largest is notes/big.txt "
+        "(5,000 bytes), the smallest notes/a.txt (8 bytes).",
         "notes/a.txt: a file of 8 bytes and 2 lines.",
     ]
     assert named_paths("What is in `../` or '/etc/passwd'?", tmp_path) == []
@@ -272,3 +272,69 @@ def test_quoted_words_and_a_query_found_as_written_rank_first(tmp_path: Path, em
         plain = retriever.search("wonderful blender kitchen", k=3)
         quoted = retriever.search("wonderful blender kitchen 'no such words here'", k=3)
         assert {hit.path for hit in plain} == {hit.path for hit in quoted}
+
+
+def test_quoted_words_name_a_document_and_the_rest_picks_its_passage(
+    tmp_path: Path, embedder
+) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    sections = "\n\n".join(
+        f"## {n}.{m} Topic {n}{m}\n\n"
+        + " ".join(f"Item {n} {m} {i} is listed here." for i in range(30))
+        for n in range(1, 7)
+        for m in range(1, 4)
+    )
+    (corpus / "manual.md").write_text(
+        "# The Kettle Handbook\n\nThe Kettle Handbook: notes on kettles, cups and tea.\n\n"
+        f"{sections}\n\n## 5.6 Descaling the element\n\nSoak the element in vinegar overnight.\n"
+    )
+    (corpus / "other.md").write_text(
+        "# Descaling\n\nDescaling the element of a boiler: use acid.\n"
+    )
+    ingest(tmp_path / "idx", embedder, IngestOptions(roots=(corpus,)))
+    with IndexReader(tmp_path / "idx") as reader:
+        retriever = Retriever(reader, embedder)
+        # The title names the manual: its section, not its title page nor the other document.
+        hits = retriever.search("In 'The Kettle Handbook', what is the title of section 5.6?", k=3)
+        assert "5.6 Descaling" in hits[0].heading, [hit.heading for hit in hits]
+        assert all(hit.path.endswith("manual.md") for hit in hits)
+        assert reader.paths_holding("handbook") == [str((corpus / "manual.md").resolve())]
+        query = "boiler acid 'The Kettle Handbook'"
+        named = retriever.search(query, k=1)
+        unnamed = retriever.search(query, k=1, not_text=["The Kettle Handbook"])
+        # Quoted words the caller knows to name a file or folder are not looked for in the text.
+        assert named[0].path.endswith("manual.md")
+        assert unnamed[0].path.endswith("other.md")
+
+
+def test_the_search_tool_names_the_files_holding_quoted_words(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    from smallagent.retrieval import SourceRegistry
+    from smallagent.tools import make_search_tool
+
+    for folder, texts in {
+        "reviews": ["The onions were chopped fine.", "It chops well.", "Chopped nuts, again."],
+        "posts": ["I chopped wood all day.", "Nothing here."],
+    }.items():
+        (tmp_path / folder).mkdir()
+        for n, text in enumerate(texts):
+            (tmp_path / folder / f"{n}.txt").write_text(text + "\n")
+    ingest(
+        tmp_path / "idx", embedder, IngestOptions(roots=(tmp_path / "reviews", tmp_path / "posts"))
+    )
+    with IndexReader(tmp_path / "idx") as reader:
+        tool = make_search_tool(Retriever(reader, embedder), SourceRegistry(), tmp_path, chars=200)
+        within = tool.function(
+            query="How many files in the folder `reviews` contain the word `chopped`?"
+        )
+        everywhere = tool.function(query="Which files say 'chopped'?")
+    lines = within.splitlines()
+    assert lines[0].startswith("From the file system (exact): reviews/: a folder of 3 files")
+    # whole words as search matches them: "chops" is not "chopped"; case is ignored
+    assert lines[1] == (
+        'From the index (exact): "chopped" is in 2 files in reviews/: reviews/0.txt, reviews/2.txt.'
+    )
+    assert not any('"reviews"' in line for line in lines)  # the folder's name is not looked for
+    assert (
+        'From the index (exact): "chopped" is in 3 files: posts/0.txt, reviews/0.txt' in everywhere
+    )
