@@ -229,6 +229,25 @@ class Retriever:
                 unknown.append(word)
         return unknown
 
+    def _sections_headed(self, identifiers: Sequence[str], pool: int) -> list[int]:
+        """Chunks whose own heading (the last of the path) holds one of the identifiers as a
+        whole: every subsection of 6.3 has "6.3" in its heading path, and 6.3.4's own heading
+        starts with "6.3" too; neither is section 6.3."""
+        found = [chunk_id for chunk_id, _ in self.reader.exact(identifiers, pool, in_heading=True)]
+        headings = {
+            chunk_id: chunk.heading for chunk_id, chunk in self.reader.chunks(found).items()
+        }
+        whole = [
+            re.compile(rf"(?<![\w.]){re.escape(identifier)}(?![\w]|[.\-_]\w)", re.IGNORECASE)
+            for identifier in identifiers
+        ]
+
+        def own(chunk_id: int) -> bool:
+            heading = headings.get(chunk_id, "").rsplit(" > ", 1)[-1]
+            return any(pattern.search(heading) for pattern in whole)
+
+        return [chunk_id for chunk_id in found if own(chunk_id)]
+
     def search(
         self, query: str, k: int = 5, candidates: int = 50, not_text: Sequence[str] = ()
     ) -> list[Hit]:
@@ -246,7 +265,7 @@ class Retriever:
             # for the sections whose heading holds one: asked for "section 5.6" of a manual, the
             # search ranked the section's own chunk below pages that merely held "5 6".
             rankings.append([chunk_id for chunk_id, _ in self.reader.exact(identifiers, pool)])
-            rankings.append([c for c, _ in self.reader.exact(identifiers, pool, in_heading=True)])
+            rankings.append(self._sections_headed(identifiers, pool))
         # Quoted words are a demand, not a vote: the documents that hold them word for word come
         # first, as in a web search. So do those holding the whole query as written (a model
         # drops the quotes when it searches for "the file that says ..." with the phrase alone).

@@ -288,6 +288,7 @@ def test_quoted_words_name_a_document_and_the_rest_picks_its_passage(
     (corpus / "manual.md").write_text(
         "# The Kettle Handbook\n\nThe Kettle Handbook: notes on kettles, cups and tea.\n\n"
         f"{sections}\n\n## 5.6 Descaling the element\n\nSoak the element in vinegar overnight.\n"
+        "\n### 5.6.1 Vinegar strength\n\nFor 5.6 use white vinegar; see 5.6 and 5.6.2.\n"
     )
     (corpus / "other.md").write_text(
         "# Descaling\n\nDescaling the element of a boiler: use acid.\n"
@@ -295,9 +296,10 @@ def test_quoted_words_name_a_document_and_the_rest_picks_its_passage(
     ingest(tmp_path / "idx", embedder, IngestOptions(roots=(corpus,)))
     with IndexReader(tmp_path / "idx") as reader:
         retriever = Retriever(reader, embedder)
-        # The title names the manual: its section, not its title page nor the other document.
+        # The title names the manual: its section, not its title page nor the other document,
+        # nor the subsection whose heading path (and text) also holds "5.6".
         hits = retriever.search("In 'The Kettle Handbook', what is the title of section 5.6?", k=3)
-        assert "5.6 Descaling" in hits[0].heading, [hit.heading for hit in hits]
+        assert hits[0].heading.endswith("5.6 Descaling the element"), [h.heading for h in hits]
         assert all(hit.path.endswith("manual.md") for hit in hits)
         assert reader.paths_holding("handbook") == [str((corpus / "manual.md").resolve())]
         query = "boiler acid 'The Kettle Handbook'"
