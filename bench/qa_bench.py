@@ -60,6 +60,11 @@ PEER_SCRIPTS = {
 }
 PEER_SETUP = ROOT / "bench" / "peers" / "setup_qa_peer.sh"
 SMALLAGENT = ROOT / ".venv" / "bin" / "smallagent"
+DEFAULT_MODELS = "qwen2.5-coder:0.5b,qwen2.5-coder:1.5b"
+QUICK_MODELS = "qwen2.5-coder:1.5b"
+# smolagents took 92-1,069 s a question on the 1.5B model (Part 2 of docs/benchmarks.md): four of
+# those would not fit a quick run; smallagent and LangGraph take 5-20 s.
+QUICK_QUESTION_SECONDS = 120.0
 BUILD = fetch.QA_CACHE / "build"
 INDEX_DIR = fetch.QA_CACHE / "indexes"
 INDEX_NAME = "qa"
@@ -286,9 +291,23 @@ def run_smallagent(
     }
 
 
+def over_time(answer: dict[str, Any] | None, limit: float) -> dict[str, Any] | None:
+    """The answer as scored under a per-question time limit (0: none): one that came later
+    fails, whichever agent gave it (the peers are stopped at the limit; smallagent is not).
+
+    >>> over_time({"passed": True, "seconds": 130.0, "stop": "answer"}, 120)["stop"]
+    'time_cap'
+    >>> over_time({"passed": True, "seconds": 30.0, "stop": "answer"}, 120)["passed"]
+    True
+    """
+    if answer is None or limit <= 0 or float(answer["seconds"]) <= limit:
+        return answer
+    return {**answer, "passed": False, "stop": "time_cap"}
+
+
 def run_peer(
     name: str, python: str, task_file: Path, ids: list[str], alias: str, proxy_url: str,
-    tools_url: str, out: Path, by_id: dict[str, questions.Question],
+    tools_url: str, out: Path, by_id: dict[str, questions.Question], question_seconds: float = 0.0,
 ) -> dict[str, dict[str, Any]]:  # fmt: skip
     from smallagent.tasks import Check, evaluate
 
@@ -309,6 +328,8 @@ def run_peer(
         tools_url,
         "--out",
         str(results),
+        "--question-seconds",
+        str(question_seconds),
     ]
     with (out / f"{name}.stderr").open("w") as log:
         completed = subprocess.run(command, stdout=log, stderr=log, check=False)
@@ -432,6 +453,7 @@ def run_all(
                                 tool_server.url,
                                 out,
                                 by_id,
+                                args.question_seconds,
                             )
                     say(f"{agent} on {model}: done in {time.perf_counter() - started:.0f} s")
                     owned = attribute(proxy.exchanges, prompts)
@@ -440,7 +462,7 @@ def run_all(
                         "".join(json.dumps(asdict(e)) + "\n" for e in proxy.exchanges)
                     )
                     for question in chosen:
-                        answer = answers.get(question.id)
+                        answer = over_time(answers.get(question.id), args.question_seconds)
                         exchanges = owned[question.id]
                         model_seconds = sum(e.seconds for e in exchanges)
                         row = report.Row(
@@ -550,6 +572,7 @@ def write_record(
         },
         "settings": {
             "max_steps": args.max_steps,
+            "question_seconds": args.question_seconds or None,
             "num_ctx": args.num_ctx,
             "num_predict": args.num_predict,
             "temperature": 0,
@@ -607,9 +630,24 @@ def _interrupt(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", choices=questions.SPLITS, default="dev")
-    parser.add_argument("--models", default="qwen2.5-coder:0.5b,qwen2.5-coder:1.5b")
+    parser.add_argument(
+        "--models",
+        help="comma-separated (default: qwen2.5-coder:0.5b,qwen2.5-coder:1.5b; with --quick, "
+        "qwen2.5-coder:1.5b)",
+    )
     parser.add_argument("--agents", default=",".join(AGENTS))
-    parser.add_argument("--quick", action="store_true", help="one question of each kind (4)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"one question of each kind (4), the 1.5B model, {QUICK_QUESTION_SECONDS:g} s a "
+        "question at most: a sample in under 15 minutes",
+    )
+    parser.add_argument(
+        "--question-seconds",
+        type=float,
+        help="a question that takes longer fails (stop time_cap), for every agent alike; a peer "
+        f"is stopped there (default: no limit; {QUICK_QUESTION_SECONDS:g} with --quick)",
+    )
     parser.add_argument(
         "--per-kind", type=int, default=0, help="the first N questions of each kind (a sample)"
     )
@@ -671,12 +709,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--out", type=Path, help="results JSON (default bench/results/qa-<split>[-quick].json)"
     )
     args = parser.parse_args(argv)
+    if args.models is None:
+        args.models = QUICK_MODELS if args.quick else DEFAULT_MODELS
+    if args.question_seconds is None:
+        args.question_seconds = QUICK_QUESTION_SECONDS if args.quick else 0.0
     args.models = [model.strip() for model in args.models.split(",") if model.strip()]
     unknown = set(args.agents.split(",")) - set(AGENTS)
     if unknown or not args.models:
         parser.error(f"unknown agent(s) {sorted(unknown)}" if unknown else "no model given")
     if args.max_steps < 1 or args.num_ctx < 1024:
         parser.error("--max-steps must be >= 1 and --num-ctx >= 1024")
+    if args.question_seconds < 0:
+        parser.error("--question-seconds must be >= 0 (0: no limit)")
     if args.summarise:
         return resummarise(args.summarise, args.quiet_rates)
     began = time.perf_counter()

@@ -730,3 +730,50 @@ def test_escalation_report_models_each_threshold() -> None:
     assert (off["success"], off["escalated"], off["caught"], off["failures"]) == (3, 1, 1, 2)
     assert (half["success"], half["escalated"], half["rescued"]) == (4, 2, 1)
     assert half["wh_per_question"] == pytest.approx((5 * 0.01 + 2 * 0.03) / 5)
+
+
+def test_a_peer_question_past_the_time_limit_is_stopped_and_fails(tmp_path: Path) -> None:
+    import argparse
+    import time
+
+    from qa_peer_common import run_all
+    from qabench.toolserver import ToolServer
+
+    tasks = tmp_path / "tasks.json"
+    tasks.write_text(
+        json.dumps({"tasks": [{"id": "slow", "prompt": "a"}, {"id": "quick", "prompt": "b"}]})
+    )
+    out = tmp_path / "peer.jsonl"
+
+    def answer(prompt: str, max_steps: int) -> tuple[str, str, int]:
+        try:
+            if prompt == "a":
+                time.sleep(5)  # a peer looping on steps
+            return "done", "answer", 1
+        except Exception:  # a peer library that swallows errors inside its steps
+            return "swallowed", "answer", 1
+
+    with ToolServer(lambda: {}) as server:
+        args = argparse.Namespace(
+            tasks=tasks, only="", tools=server.url, out=out, question_seconds=0.3
+        )
+        started = time.perf_counter()
+        assert run_all(args, answer) == 0
+    assert time.perf_counter() - started < 3
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(row["id"], row["stop"], row["answer"]) for row in rows] == [
+        ("slow", "time_cap", ""),
+        ("quick", "answer", "done"),
+    ]
+    assert "0.3 s" in rows[0]["error"]
+
+
+def test_the_time_limit_fails_a_late_answer_of_any_agent() -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from qa_bench import over_time
+
+    late = {"passed": True, "seconds": 121.0, "stop": "answer"}
+    assert over_time(late, 120) == {"passed": False, "seconds": 121.0, "stop": "time_cap"}
+    assert over_time(late, 0) is late  # no limit
+    assert over_time(None, 120) is None  # not reached: scored as missing, as before
+    assert over_time({"passed": True, "seconds": 119.0, "stop": "answer"}, 120)["passed"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 import traceback
@@ -54,7 +55,22 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--ollama", required=True, help="base URL of the (recording) server")
     parser.add_argument("--tools", required=True, help="base URL of the tool server")
     parser.add_argument("--out", type=Path, required=True, help="JSONL, one line per question")
+    parser.add_argument(
+        "--question-seconds",
+        type=float,
+        default=0.0,
+        help="stop a question after this many seconds (0: no limit); it counts as failed",
+    )
     return parser.parse_args()
+
+
+class OverTime(BaseException):
+    """Raised by the alarm: a BaseException, so the peer library's own `except Exception` around
+    a step cannot swallow it and go on to its next step."""
+
+
+def _over_time(signum: int, frame: object) -> None:
+    raise OverTime
 
 
 def run_all(args: argparse.Namespace, answer: Callable[[str, int], tuple[str, str, int]]) -> int:
@@ -70,13 +86,21 @@ def run_all(args: argparse.Namespace, answer: Callable[[str, int], tuple[str, st
             max_steps = int(task.get("max_steps", defaults.get("max_steps", 6)))
             tools.reset()
             started = time.perf_counter()
+            if args.question_seconds > 0:
+                signal.signal(signal.SIGALRM, _over_time)
+                signal.setitimer(signal.ITIMER_REAL, args.question_seconds)
             try:
                 text, stop, steps = answer(task["prompt"], max_steps)
                 error = ""
+            except OverTime:
+                text, stop, steps = "", "time_cap", 0
+                error = f"stopped after {args.question_seconds:g} s (--question-seconds)"
             except Exception as exc:  # the peer failed on this question; record it and go on
                 text, stop, steps = "", "error", 0
                 error = f"{type(exc).__name__}: {exc}"
                 traceback.print_exc(file=sys.stderr)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
             row = {
                 "id": task["id"],
                 "answer": text,
