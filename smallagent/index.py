@@ -476,18 +476,25 @@ class IndexReader:
             expression = f"heading : ({expression})"
         return self._match(expression, k) if expression else []
 
-    def paths_holding(self, phrase: str, limit: int = 10_000) -> list[str]:
-        """Paths of the documents holding the phrase word for word, as `exact` matches it."""
+    def places_holding(self, phrase: str, limit: int = 10_000) -> dict[str, list[int]]:
+        """The documents holding the phrase word for word (as `exact` matches it), each with the
+        pages that hold it, in order ([] for a document without pages)."""
         quoted = " ".join(fts_terms(phrase))
         if not quoted:
-            return []
+            return {}
         with _guard(self.name):
             rows = self._db.execute(
-                "SELECT DISTINCT d.path FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
-                "JOIN documents d ON d.id = c.document_id WHERE chunks_fts MATCH ? LIMIT ?",
+                "SELECT DISTINCT d.path, c.page FROM chunks_fts "
+                "JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id "
+                "WHERE chunks_fts MATCH ? LIMIT ?",
                 (f'"{quoted}"', limit),
             ).fetchall()
-        return [_path_of(row[0]) for row in rows]
+        places: dict[str, set[int]] = {}
+        for path, page in rows:
+            pages = places.setdefault(_path_of(path), set())
+            if page is not None:
+                pages.add(int(page))
+        return {path: sorted(pages) for path, pages in places.items()}
 
     def contains_word(self, word: str) -> bool:
         """Whether any chunk holds the word; words of four letters or more also match as a prefix

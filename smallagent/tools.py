@@ -245,23 +245,33 @@ def path_mentions(query: str, root: Path) -> dict[str, Path]:
 
 
 MAX_FILES_NAMED = 10  # files a "holding" fact names; the count is always whole
+MAX_PAGES_NAMED = 12  # pages it names for one paged document (a PDF)
 
 
 def files_holding(reader: Any, phrase: str, root: Path, folders: Sequence[Path]) -> str:
     """One line naming the indexed files that hold a quoted phrase word for word (as search
-    matches words: case and accents ignored), within the folders the query names if any.
+    matches words: case and accents ignored), within the folders the query names if any, and
+    for a paged document (a PDF) the pages that hold it.
 
     Shown passages that hold a quoted word, the 1.5B model counted the passages (three) when
-    asked how many files of a folder hold it (two); shown five-word-phrase matches, it named
-    the first passage's file even when that passage did not hold the phrase.
+    asked how many files of a folder hold it (two); asked on which pages of a manual a word is,
+    it named the pages of the four passages it was shown.
     """
-    paths = [Path(path).resolve() for path in reader.paths_holding(phrase)]
-    within = [path for path in paths if not folders or any(path.is_relative_to(f) for f in folders)]
+    places = {Path(path).resolve(): pages for path, pages in reader.places_holding(phrase).items()}
+    within = sorted(
+        path for path in places if not folders or any(path.is_relative_to(f) for f in folders)
+    )
     where = " and ".join(f"{display_path(str(f), root)}/" for f in folders)
     count = f"{len(within):,} file{'s' if len(within) != 1 else ''}"
     if where:
         count += f" in {where}"
-    shown = [display_path(str(path), root) for path in sorted(within)[:MAX_FILES_NAMED]]
+    shown = []
+    for path in within[:MAX_FILES_NAMED]:
+        pages = places[path]
+        listed = ", ".join(str(page) for page in pages[:MAX_PAGES_NAMED])
+        more = f" and {len(pages) - MAX_PAGES_NAMED} more" if len(pages) > MAX_PAGES_NAMED else ""
+        on = f" (page{'s' if len(pages) != 1 else ''} {listed}{more})" if pages else ""
+        shown.append(display_path(str(path), root) + on)
     more = f" and {len(within) - len(shown):,} more" if len(within) > len(shown) else ""
     listed = f": {', '.join(shown)}{more}" if shown else ""
     return f'From the index (exact): "{phrase}" is in {count}{listed}.'

@@ -301,7 +301,7 @@ def test_quoted_words_name_a_document_and_the_rest_picks_its_passage(
         hits = retriever.search("In 'The Kettle Handbook', what is the title of section 5.6?", k=3)
         assert hits[0].heading.endswith("5.6 Descaling the element"), [h.heading for h in hits]
         assert all(hit.path.endswith("manual.md") for hit in hits)
-        assert reader.paths_holding("handbook") == [str((corpus / "manual.md").resolve())]
+        assert reader.places_holding("handbook") == {str((corpus / "manual.md").resolve()): []}
         query = "boiler acid 'The Kettle Handbook'"
         named = retriever.search(query, k=1)
         unnamed = retriever.search(query, k=1, not_text=["The Kettle Handbook"])
@@ -340,3 +340,22 @@ def test_the_search_tool_names_the_files_holding_quoted_words(tmp_path: Path, em
     assert (
         'From the index (exact): "chopped" is in 3 files: posts/0.txt, reviews/0.txt' in everywhere
     )
+
+
+def test_the_holding_line_names_the_pages_of_a_pdf(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    from smallagent.retrieval import SourceRegistry
+    from smallagent.tools import make_search_tool
+    from tests.conftest import make_pdf
+
+    (tmp_path / "manuals").mkdir()
+    make_pdf(
+        tmp_path / "manuals" / "guide.pdf",
+        ["Kettles are recorded here.", "Nothing on this page.", "Cups, RECORDED in full."],
+    )
+    ingest(tmp_path / "idx", embedder, IngestOptions(roots=(tmp_path / "manuals",)))
+    with IndexReader(tmp_path / "idx") as reader:
+        tool = make_search_tool(Retriever(reader, embedder), SourceRegistry(), tmp_path, chars=200)
+        found = tool.function(query="On which pages of manuals/guide.pdf is `recorded` used?")
+    # the file named is not a folder to look within; the pages are the PDF's own, from 1
+    expected = 'From the index (exact): "recorded" is in 1 file: manuals/guide.pdf (pages 1, 3).'
+    assert expected in found.splitlines()
