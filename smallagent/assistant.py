@@ -135,11 +135,14 @@ class Assistant:
         history: Sequence[Message] = (),
         on_text: Callable[[str], None] | None = None,
         findings: str = "",
+        search_for: str = "",
     ) -> AgentRun:
         """One question; `on_text` sees the model's replies as they stream, for a live trace.
 
         `findings`: what an earlier model found for this question (escalation). With retrieve-first
         on, they stand in for the loop's own first search, so this model starts from them.
+        `search_for`: what that first search looks for instead of the question (a planned
+        sub-goal's question also carries what earlier sub-goals found).
         """
         limit = self.options.max_seconds
         deadline = None if limit is None else time.monotonic() + limit
@@ -161,6 +164,8 @@ class Assistant:
         first = self.first_search
         if findings and first in tools:
             tools = {**tools, first: _answered_once(tools[first], question, findings)}
+        elif search_for and first in tools:
+            tools = {**tools, first: _searched_as(tools[first], question, search_for)}
         return AgentRun(
             self.model,
             tools,
@@ -202,6 +207,16 @@ class Assistant:
     def close(self) -> None:
         if self.reader is not None:
             self.reader.close()
+
+
+def _searched_as(tool: Tool, question: str, query: str) -> Tool:
+    """`tool`, except that a call with the question itself searches `query`."""
+
+    def function(**arguments: Any) -> str:
+        asked = {key: query if value == question else value for key, value in arguments.items()}
+        return str(tool.function(**asked))
+
+    return replace(tool, function=function)
 
 
 def _answered_once(tool: Tool, question: str, findings: str) -> Tool:

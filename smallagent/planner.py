@@ -72,7 +72,8 @@ PLAN_SYSTEM = (
 COMPOSE_SYSTEM = (
     "Answer the task from the findings of its steps. Reply with the answer itself in one "
     "sentence, answer first, keeping the file names, numbers and [n] citations the findings "
-    "give. If a finding needed for the answer says it was not found, say so."
+    "give. Name a file by its path as the findings give it (docs/a.txt), never by the words "
+    "it holds. If a finding needed for the answer says it was not found, say so."
 )
 
 # What a sub-goal asks for decides its check: a number (a count, a size), a file, or a fact.
@@ -174,14 +175,23 @@ def check_number(answer: str, steps: Sequence[Step]) -> Verdict:
     return Verdict(False, f"no tool printed {', '.join(dict.fromkeys(numbers))}")
 
 
+# Whether the index holds a phrase in a file: how a file that is not plain text (a PDF) is checked.
+IndexHolds = Callable[[Path, str], bool]
+
+
 def check_file(
-    answer: str, workdir: Path, sources: SourceRegistry | None = None, phrases: Sequence[str] = ()
+    answer: str,
+    workdir: Path,
+    sources: SourceRegistry | None = None,
+    phrases: Sequence[str] = (),
+    indexed: IndexHolds | None = None,
 ) -> Verdict:
     """A file the answer names (as a path, or by citing its passage [n]) exists, and holds the
-    words the sub-goal quoted, where it can be read as text.
+    words the sub-goal quoted: read as text, or asked of the index (`indexed`) when it is not.
 
     Shown files that shared some of a quoted phrase's words, the 1.5B model named one of them
     (or a manual from the file system's facts): a file that exists is not yet the file asked for.
+    A PDF was given the benefit of the doubt and so passed for a review's phrase.
     """
     root = workdir.resolve()
     named = [(root / candidate).resolve() for candidate in _PATH.findall(answer)]
@@ -189,7 +199,7 @@ def check_file(
         named += [Path(source.path) for source in sources.cited(answer)]
     existing = [path for path in named if path.is_file() and path.is_relative_to(root)]
     for path in existing:
-        missing = [phrase for phrase in phrases if not _holds_phrase(path, phrase)]
+        missing = [phrase for phrase in phrases if not _holds_phrase(path, phrase, indexed)]
         if not missing:
             shown = str(path.relative_to(root))
             held = " and holds the quoted words" if phrases else ""
@@ -200,13 +210,13 @@ def check_file(
     return Verdict(False, "the answer names no file that exists in the working directory")
 
 
-def _holds_phrase(path: Path, phrase: str) -> bool:
+def _holds_phrase(path: Path, phrase: str, indexed: IndexHolds | None = None) -> bool:
     """Whether a text file holds the phrase (case and spacing aside); a file that is not text
-    (a PDF) cannot be read here and is given the benefit of the doubt."""
+    (a PDF) is asked of the index, and without one given the benefit of the doubt."""
     try:
         text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError):
-        return True
+        return indexed(path, phrase) if indexed is not None else True
     return _folded(phrase) in _folded(text)
 
 
@@ -242,6 +252,7 @@ def check_subgoal(
     result: Result,
     workdir: Path,
     sources: SourceRegistry | None = None,
+    indexed: IndexHolds | None = None,
 ) -> Verdict:
     """The cheap check of one sub-goal's result: no model call."""
     if not result.complete:
@@ -252,7 +263,7 @@ def check_subgoal(
     if kind == "number":
         return check_number(result.answer, result.steps)
     if kind == "file":
-        return check_file(result.answer, workdir, sources, quoted_phrases(goal))
+        return check_file(result.answer, workdir, sources, quoted_phrases(goal), indexed)
     return check_passage(result.answer, result.steps)
 
 
@@ -283,6 +294,19 @@ def subgoal_prompt(goal: str, findings: Sequence[tuple[str, str]]) -> str:
         return goal
     lines = [f"step {number} ({done}): {found}" for number, (done, found) in enumerate(findings, 1)]
     return goal + "\n\nFound by earlier steps:\n" + "\n".join(lines)
+
+
+def subgoal_search(goal: str, findings: Sequence[tuple[str, str]]) -> str:
+    """What a sub-goal's first search looks for: the sub-goal and the files earlier sub-goals
+    found (for their file-system facts), not their words. Searched with the whole sub-goal
+    prompt, the 1.5B model was shown the earlier sub-goal's phrase and its file again, and
+    answered the second "find the file" with neither of the files found.
+
+    >>> subgoal_search("Count the lines of the file from step 1", [("Find it", "a/b.md")])
+    'Count the lines of the file from step 1 a/b.md'
+    """
+    paths = [path for _, found in findings for path in _PATH.findall(found)]
+    return " ".join([goal, *dict.fromkeys(paths)])
 
 
 def lost_phrases(task: str, goals: Sequence[str]) -> list[str]:
@@ -336,14 +360,18 @@ class PlannedRun:
     def __init__(
         self,
         model: Model,
-        start: Callable[[str], AgentRun],
+        start: Callable[[str, str], AgentRun],
         task: str,
         workdir: Path,
         mode: DecomposeMode = "auto",
         sources: SourceRegistry | None = None,
+        indexed: IndexHolds | None = None,
     ) -> None:
         self.model = model
-        self.start = start  # a fresh AgentRun for a question: the assistant's `ask`
+        # A fresh AgentRun for a question, and what its first search looks for ("": the
+        # question): the assistant's `ask`.
+        self.start = start
+        self.indexed = indexed
         self.task = task
         self.workdir = workdir
         self.mode = mode
@@ -369,7 +397,7 @@ class PlannedRun:
             yield plan_step
         if len(self.goals) < 2:
             # Not multi-step by the rule, or by the model's own plan: the task as it was asked.
-            inner = self.start(self.task)
+            inner = self.start(self.task, "")
             yield from self._steps_of(inner)
             assert inner.result is not None
             self._finish(inner.result.answer, inner.result.complete, inner.result.stop_reason)
@@ -382,11 +410,11 @@ class PlannedRun:
                 prompt = subgoal_prompt(asked, findings)
                 call = ToolCall("subgoal", {"step": number, "attempt": attempt})
                 yield self._own_step("tool", "subgoal", call, prompt)
-                inner = self.start(prompt)
+                inner = self.start(prompt, subgoal_search(goal, findings))
                 yield from self._steps_of(inner)
                 result = inner.result
                 assert result is not None
-                verdict = check_subgoal(goal, result, self.workdir, self.sources)
+                verdict = check_subgoal(goal, result, self.workdir, self.sources, self.indexed)
                 kind: StepKind = "tool" if verdict.passed else "error"
                 shown = f"{'passed' if verdict.passed else 'failed'}: {verdict.detail}"
                 yield self._own_step(kind, "check", ToolCall("check", {"step": number}), shown)
@@ -424,9 +452,13 @@ class PlannedRun:
         listed = "\n".join(
             f"{number}. {goal}: {found}" for number, (goal, found) in enumerate(findings, 1)
         )
+        # The task again after the findings: asked once, above them, the 1.5B model answered a
+        # comparison with the task's own words for the files, not the paths it was asked for.
         messages = [
             Message("system", COMPOSE_SYSTEM),
-            Message("user", f"Task: {self.task}\n\nFindings:\n{listed}"),
+            Message(
+                "user", f"Task: {self.task}\n\nFindings:\n{listed}\n\nThe task again: {self.task}"
+            ),
         ]
         reply = self.model.chat(messages, (), purpose="answer", reply_format=ANSWER_SCHEMA)
         answer = _answer_of(reply.message.content) or findings[-1][1]
@@ -476,17 +508,18 @@ class PlannedRun:
 
 def decomposed(
     model: Model,
-    start: Callable[[str], AgentRun],
+    start: Callable[[str, str], AgentRun],
     task: str,
     workdir: Path,
     mode: DecomposeMode,
     sources: SourceRegistry | None = None,
+    indexed: IndexHolds | None = None,
 ) -> AgentRun | PlannedRun:
     """The run of `task` under `mode`. With `off`, or under `auto` a task the rule calls one
     step, it is the loop's own run, untouched: single-step questions pay nothing for planning."""
     if mode == "off" or (mode == "auto" and not looks_multi_step(task)):
-        return start(task)
-    return PlannedRun(model, start, task, workdir, mode, sources)
+        return start(task, "")
+    return PlannedRun(model, start, task, workdir, mode, sources, indexed)
 
 
 def task_run(
@@ -498,14 +531,21 @@ def task_run(
     """`task` through the assistant under `mode`: what `ask` and `smallagent run` iterate."""
     meter = assistant.model.meter
 
-    def start(question: str) -> AgentRun:
+    def start(question: str, search_for: str) -> AgentRun:
         # Each sub-goal is a question of its own to the assistant, which zeroes the energy
         # meter; what the earlier sub-goals and the plan measured is carried over.
         spent = meter.joules
-        run = assistant.ask(question, on_text=on_text)
+        run = assistant.ask(question, on_text=on_text, search_for=search_for)
         if spent is not None and meter.joules is not None:
             meter.joules += spent
         return run
 
+    reader = assistant.reader
+
+    def indexed(path: Path, phrase: str) -> bool:
+        return reader is not None and any(
+            Path(held).resolve() == path for held in reader.places_holding(phrase)
+        )
+
     workdir = assistant.options.workdir
-    return decomposed(assistant.model, start, task, workdir, mode, assistant.sources)
+    return decomposed(assistant.model, start, task, workdir, mode, assistant.sources, indexed)

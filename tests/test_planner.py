@@ -83,13 +83,20 @@ def workdir(tmp_path: Path) -> Path:
 
 
 def planned(
-    model: ScriptedModel, workdir: Path, task: str = TASK, mode: str = "auto"
+    model: ScriptedModel,
+    workdir: Path,
+    task: str = TASK,
+    mode: str = "auto",
+    searched: list[str] | None = None,
 ) -> tuple[AgentRun | PlannedRun, list[str]]:
-    """The run, and the questions each sub-run was started with."""
+    """The run, and the questions each sub-run was started with (and, into `searched`, what
+    each one's first search was to look for)."""
     asked: list[str] = []
 
-    def start(question: str) -> AgentRun:
+    def start(question: str, search_for: str) -> AgentRun:
         asked.append(question)
+        if searched is not None:
+            searched.append(search_for)
         return AgentRun(model, TOOLS, "system", question, AgentConfig(max_steps=4))
 
     return decomposed(model, start, task, workdir, mode), asked  # type: ignore[arg-type]
@@ -115,7 +122,8 @@ def test_a_multi_step_task_is_planned_run_sub_goal_by_sub_goal_and_composed(
             '{"answer": "notes/heron.md has 3 lines."}',
         ]
     )
-    run, asked = planned(model, workdir)
+    searched: list[str] = []
+    run, asked = planned(model, workdir, searched=searched)
     assert isinstance(run, PlannedRun)
     steps = list(run)
     result = run.result
@@ -131,6 +139,9 @@ def test_a_multi_step_task_is_planned_run_sub_goal_by_sub_goal_and_composed(
         # what the check pinned down is passed on, not the passage the model quoted around it
         f"{COUNT}\n\nFound by earlier steps:\nstep 1 ({FIND}): notes/heron.md",
     ]
+    # Each sub-goal's first search looks for the sub-goal and the files found before it, not
+    # the earlier sub-goals' words.
+    assert searched == [FIND, f"{COUNT} notes/heron.md"]
     second = model.seen[3]  # the first request of sub-goal 2
     assert [message.role for message in second] == ["system", "user"]
     assert TASK not in user_text(second) and "wc -l" not in user_text(second)
@@ -358,6 +369,21 @@ def test_file_check_wants_a_file_that_exists_inside_the_working_directory(
     assert check_file(f"That passage [{number}].", workdir, sources).passed
 
 
+def test_file_check_asks_the_index_about_a_file_that_is_not_text(workdir: Path) -> None:
+    (workdir / "manual.pdf").write_bytes(b"%PDF-1.4\n\xff\xfe binary")
+    held = {("manual.pdf", "blue heron")}
+
+    def indexed(path: Path, phrase: str) -> bool:
+        return (path.name, phrase) in held
+
+    assert check_file("manual.pdf", workdir, None, ["blue heron"], indexed).passed
+    # a PDF the index does not hold the words in is not the file asked for
+    refused = check_file("manual.pdf", workdir, None, ["red kite"], indexed)
+    assert refused == Verdict(False, "manual.pdf does not hold the words in quotes")
+    # without an index to ask, it is given the benefit of the doubt, as before
+    assert check_file("manual.pdf", workdir, None, ["red kite"]).passed
+
+
 def test_file_check_wants_the_file_to_hold_the_words_the_sub_goal_quoted(workdir: Path) -> None:
     (workdir / "notes" / "crane.md").write_text("a grey crane\n")
     goal = "Find the file that says 'Blue  heron'"
@@ -491,3 +517,25 @@ def test_the_energy_measured_for_every_sub_goal_and_the_plan_is_kept(workdir: Pa
     result = task_run(assistant, TASK, "auto").run()
     assert result.answer == "3 lines."
     assert assistant.model.meter.joules == 6.0  # plan + 2 + 2 + compose, none lost to a reset
+
+
+def test_a_sub_goal_first_search_looks_for_what_it_was_told() -> None:
+    from smallagent.assistant import _searched_as
+    from smallagent.tools import make_tool
+
+    calls: list[str] = []
+
+    def search(query: str) -> str:
+        """Search.
+
+        Args:
+            query: words
+        """
+        calls.append(query)
+        return f"found {query}"
+
+    question = "Count the lines of the file from step 1\n\nFound by earlier steps: ..."
+    focused = _searched_as(make_tool(search), question, "Count the lines a/b.md")
+    assert focused.function(query=question) == "found Count the lines a/b.md"
+    assert focused.function(query="other words") == "found other words"  # the model's own
+    assert calls == ["Count the lines a/b.md", "other words"]
