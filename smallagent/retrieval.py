@@ -281,10 +281,10 @@ class Retriever:
         stored = self.reader.chunks([chunk_id for chunk_id, _ in fused])
         if verbatim:
             named = {stored[chunk_id].path for chunk_id in verbatim if chunk_id in stored}
-            demanded = [
-                pair for pair in fused if pair[0] in stored and stored[pair[0]].path in named
+            held = {chunk_id for chunk_id, chunk in stored.items() if chunk.path in named}
+            fused = [pair for pair in fused if pair[0] in held] + [
+                pair for pair in fused if pair[0] not in held
             ]
-            fused = demanded + [pair for pair in fused if pair not in demanded]
         fused = fused[:k]
         dense_rank = {chunk_id: rank for rank, chunk_id in enumerate(dense, start=1)}
         keyword_rank = {chunk_id: rank for rank, chunk_id in enumerate(keyword, start=1)}
