@@ -38,7 +38,7 @@ from smallagent.escalation import Signal, answer_confidence, answer_signals, esc
 from smallagent.index import IndexReader, index_directory
 from smallagent.ollama_model import OllamaModel
 from smallagent.paths import display_path
-from smallagent.planner import PlannedRun, looks_multi_step, task_run
+from smallagent.planner import PlannedRun, looks_multi_step, names_by_words, task_run
 from smallagent.retrieval import Retriever, SourceRegistry, asserts_beyond
 from smallagent.shell import ConsentRequest, ShellPolicy
 from smallagent.tools import (
@@ -101,7 +101,7 @@ class Assistant:
             return ""
         if named_paths(question, self.options.workdir):
             return ""  # a question about a file or folder: the file system's facts answer it
-        if looks_multi_step(question):
+        if looks_multi_step(question) or names_by_words(question):
             # Two things compared, or one found by another: no single passage holds such a
             # question, so one passage's coverage says nothing about it.
             return ""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Literal
 from smallagent.agent import ANSWER_SCHEMA, AgentRun, Result, Step, StepKind, StopReason
 from smallagent.config import DecomposeMode
 from smallagent.retrieval import STOPWORDS, SourceRegistry, quoted_phrases
+from smallagent.tools import line_count, path_facts
 from smallagent.types import Message, Model, ToolCall, Usage
 
 if TYPE_CHECKING:
@@ -37,7 +39,7 @@ CheckKind = Literal["number", "file", "passage"]
 MAX_SUBGOALS = 4
 NO_USAGE = Usage()  # the planner's own steps that ask no model: a check, a sub-goal's start
 # Forms of the steps the planner adds around the loop's own: shown in the trace, counted apart.
-PLANNER_FORMS = ("plan", "subgoal", "check", "composed")
+PLANNER_FORMS = ("plan", "subgoal", "lookup", "check", "composed")
 
 PLAN_SCHEMA: dict[str, object] = {
     "type": "object",
@@ -59,7 +61,8 @@ PLAN_SYSTEM = (
     "documents, one read-only shell command (wc, ls, grep, find), or reading one file.\n"
     'Reply with one JSON object: {"steps": ["<step 1>", "<step 2>"]}. Each step is one short '
     'instruction; a later step names what it uses as "the file from step 1".\n'
-    "Copy quoted words exactly. A task that one search answers is one step: the task itself.\n"
+    "Copy quoted words exactly, and the task's own words for what it asks (bytes, lines). "
+    "A task that one search answers is one step: the task itself.\n"
     "Example: \"How many words does the file that mentions 'red kite' have?\" -> "
     '{"steps": ["Find the file that mentions \'red kite\'", '
     '"Count the words of the file from step 1 with wc -w"]}\n'
@@ -97,14 +100,17 @@ _NOT_FOUND = re.compile(
     r"\bcould ?n[o']t find|\bunable to\b|^What was found so far",
     re.IGNORECASE,
 )
-# Tasks that need one thing found before another can be done, or two things found and compared:
-# the shapes of issue 15 ("the file that says ...", "which is longer ... or ...", "on which pages").
+# A thing named by its words: "the file that says ...". On its own that is one search (quoted
+# words demand the documents holding them, and the rest of the task picks the passage); it takes
+# steps when the task then asks what only a tool can tell of that file: its lines, bytes, words.
+_NAMED_BY_WORDS = re.compile(
+    r"\bthe (?:file|document|review|post|article|one|page)s? (?:that|which|where) "
+    r"(?:says?|mentions?|contains?|talks?|discuss\w*|holds?|has|is about)\b",
+    re.IGNORECASE,
+)
+_FILE_MEASURE = re.compile(r"\b(?:lines?|bytes|sizes?|words|wc)\b", re.IGNORECASE)
+# Tasks that need two things found and compared, pages collected, or steps done in order.
 _MULTI_STEP = [
-    re.compile(
-        r"\bthe (?:file|document|review|post|article|one|page)s? (?:that|which|where) "
-        r"(?:says?|mentions?|contains?|talks?|discuss\w*|holds?|has|is about)\b",
-        re.IGNORECASE,
-    ),
     re.compile(
         r"\bwhich (?:is|one is|of (?:them|the two) is) (?:longer|larger|bigger|shorter|smaller|"
         r"older|newer)\b",
@@ -117,14 +123,30 @@ _MULTI_STEP = [
 
 
 def looks_multi_step(task: str) -> bool:
-    """The cheap rule: the task names one thing by another, compares two, or collects pages.
+    """The cheap rule: the task compares two things, collects pages, or asks a file's measure
+    of a file it names by its words.
+
+    A question about what such a file says is left to the loop: planned, the 1.5B model
+    paraphrased it into "find information about Oxford's buildings" and answered with the
+    city's shops; asked as written, one search found the passage (dev: 3 of 3 unplanned,
+    2 of 3 planned, twice).
 
     >>> looks_multi_step("How many lines does the file that says 'blue heron' have?")
     True
     >>> looks_multi_step("How many lines does the file `wiki/Oxford.md` have?")
     False
+    >>> looks_multi_step("In the file that says 'blue heron': who saw it?")
+    False
     """
-    return any(pattern.search(task) for pattern in _MULTI_STEP)
+    if any(pattern.search(task) for pattern in _MULTI_STEP):
+        return True
+    return bool(_NAMED_BY_WORDS.search(task) and _FILE_MEASURE.search(_QUOTED.sub(" ", task)))
+
+
+def names_by_words(task: str) -> bool:
+    """Whether the task names a file by words it holds: no single passage holds such a task
+    (the words and the answer are in different paragraphs), planned or not."""
+    return bool(_NAMED_BY_WORDS.search(task))
 
 
 def check_kind(goal: str) -> CheckKind:
@@ -165,18 +187,25 @@ def check_number(answer: str, steps: Sequence[Step]) -> Verdict:
     >>> check_number("It has 42 lines.", [tool]).passed, check_number("41", [tool]).passed
     (True, False)
     """
-    numbers = [number.replace(",", "") for number in _NUMBER.findall(answer)]
+    numbers = _numbers_in(answer)
     if not numbers:
         return Verdict(False, "the answer holds no number")
-    printed = {number.replace(",", "") for number in _NUMBER.findall(_tool_text(steps))}
+    printed = set(_numbers_in(_tool_text(steps)))
     for number in numbers:
         if number in printed:
             return Verdict(True, f"{number} came back from a tool")
     return Verdict(False, f"no tool printed {', '.join(dict.fromkeys(numbers))}")
 
 
-# Whether the index holds a phrase in a file: how a file that is not plain text (a PDF) is checked.
-IndexHolds = Callable[[Path, str], bool]
+def _numbers_in(text: str) -> list[str]:
+    """The numbers a text states, not the digits of the paths it names: "1445 came back from
+    a tool" passed a sizes sub-goal on the name reviews/review-1445-2.txt."""
+    return [number.replace(",", "") for number in _NUMBER.findall(_PATH.sub(" ", text))]
+
+
+# The files (resolved paths) the index holds a phrase in, word for word: how a file that is not
+# plain text (a PDF) is checked, and how a sub-goal that only looks for such a file is done.
+FilesHolding = Callable[[str], Sequence[Path]]
 
 
 def check_file(
@@ -184,10 +213,10 @@ def check_file(
     workdir: Path,
     sources: SourceRegistry | None = None,
     phrases: Sequence[str] = (),
-    indexed: IndexHolds | None = None,
+    holding: FilesHolding | None = None,
 ) -> Verdict:
     """A file the answer names (as a path, or by citing its passage [n]) exists, and holds the
-    words the sub-goal quoted: read as text, or asked of the index (`indexed`) when it is not.
+    words the sub-goal quoted: read as text, or asked of the index (`holding`) when it is not.
 
     Shown files that shared some of a quoted phrase's words, the 1.5B model named one of them
     (or a manual from the file system's facts): a file that exists is not yet the file asked for.
@@ -199,7 +228,7 @@ def check_file(
         named += [Path(source.path) for source in sources.cited(answer)]
     existing = [path for path in named if path.is_file() and path.is_relative_to(root)]
     for path in existing:
-        missing = [phrase for phrase in phrases if not _holds_phrase(path, phrase, indexed)]
+        missing = [phrase for phrase in phrases if not _holds_phrase(path, phrase, holding)]
         if not missing:
             shown = str(path.relative_to(root))
             held = " and holds the quoted words" if phrases else ""
@@ -210,13 +239,13 @@ def check_file(
     return Verdict(False, "the answer names no file that exists in the working directory")
 
 
-def _holds_phrase(path: Path, phrase: str, indexed: IndexHolds | None = None) -> bool:
+def _holds_phrase(path: Path, phrase: str, holding: FilesHolding | None = None) -> bool:
     """Whether a text file holds the phrase (case and spacing aside); a file that is not text
     (a PDF) is asked of the index, and without one given the benefit of the doubt."""
     try:
         text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError):
-        return indexed(path, phrase) if indexed is not None else True
+        return path in holding(phrase) if holding is not None else True
     return _folded(phrase) in _folded(text)
 
 
@@ -252,7 +281,7 @@ def check_subgoal(
     result: Result,
     workdir: Path,
     sources: SourceRegistry | None = None,
-    indexed: IndexHolds | None = None,
+    holding: FilesHolding | None = None,
 ) -> Verdict:
     """The cheap check of one sub-goal's result: no model call."""
     if not result.complete:
@@ -263,7 +292,7 @@ def check_subgoal(
     if kind == "number":
         return check_number(result.answer, result.steps)
     if kind == "file":
-        return check_file(result.answer, workdir, sources, quoted_phrases(goal), indexed)
+        return check_file(result.answer, workdir, sources, quoted_phrases(goal), holding)
     return check_passage(result.answer, result.steps)
 
 
@@ -282,17 +311,19 @@ def rephrase(goal: str, verdict: Verdict) -> str:
 
 def subgoal_prompt(goal: str, findings: Sequence[tuple[str, str]]) -> str:
     """A sub-goal's whole question: the sub-goal, then what the earlier ones found. Only that:
-    not the task, not their transcripts.
+    not the task, not their transcripts, not even their wording: labelled "step 1 (Find the
+    document that mentions 'space underground car park and')", the 1.5B model answered a
+    question about the document's buildings with its car park.
 
     >>> print(subgoal_prompt("Count the lines of the file from step 1", [("Find it", "a/b.md")]))
     Count the lines of the file from step 1
     <BLANKLINE>
     Found by earlier steps:
-    step 1 (Find it): a/b.md
+    step 1: a/b.md
     """
     if not findings:
         return goal
-    lines = [f"step {number} ({done}): {found}" for number, (done, found) in enumerate(findings, 1)]
+    lines = [f"step {number}: {found}" for number, (_, found) in enumerate(findings, 1)]
     return goal + "\n\nFound by earlier steps:\n" + "\n".join(lines)
 
 
@@ -353,6 +384,64 @@ def _answer_of(text: str) -> str:
     return text.strip()
 
 
+# What a comparison compares, by the task's words: lines, size, or time (ls -S, ls -t).
+_BY_LINES = re.compile(r"\blines?\b", re.IGNORECASE)
+_BY_SIZE = re.compile(r"\b(?:longer|larger|bigger|shorter|smaller|bytes|sizes?)\b", re.IGNORECASE)
+_BY_TIME = re.compile(r"\b(?:older|newer|oldest|newest|recent|earlier|later)\b", re.IGNORECASE)
+_COMPARES = re.compile(
+    r"\b(?:which|compare\w*)\b.*\b(?:longer|larger|bigger|shorter|smaller|older|newer|more|"
+    r"fewer|less)\b",
+    re.IGNORECASE,
+)
+
+
+def found_facts(task: str, found: Sequence[str], workdir: Path) -> str:
+    """The file-system facts of the files the steps found, when the task asks a file's measure,
+    as a paragraph for the compose request; for a comparison, in the order it asks about
+    (largest first, most lines first, newest first). "" when the task asks neither.
+
+    Shown both sizes in the findings, the 1.5B model named the longer file of a pair half the
+    time, a coin's odds, and asked to write the comparison out first, less often; shown the
+    same figures in order, it named the first (dev, 7 of 8). The order is the tool's work,
+    as `ls -S` or `ls -t` would give it; the model still reads it and answers. Asked for a
+    file's bytes after a plan that counted its lines, it made a size up (20 bytes for 680).
+    """
+    root = workdir.resolve()
+    paths: list[Path] = []
+    for text in found:
+        for written in _PATH.findall(text):
+            path = (root / written).resolve()
+            if path.is_relative_to(root) and path.is_file() and path not in paths:
+                paths.append(path)
+    if len(paths) >= 2 and _COMPARES.search(task):
+        facts = [_compared(path, task) for path in paths]
+        if all(fact is not None for fact in facts):
+            ranked = sorted((fact for fact in facts if fact is not None), reverse=True)
+            order = "most lines first" if _BY_LINES.search(task) else (
+                "largest first" if _BY_SIZE.search(task) else "newest first")  # fmt: skip
+            listed = "\n".join(f"- {path.relative_to(root)}: {shown}" for _, shown, path in ranked)
+            return f"The files found, {order}:\n{listed}\n\n"
+    if paths and _FILE_MEASURE.search(_QUOTED.sub(" ", task)):
+        listed = "\n".join(f"- {path_facts(path, root)}" for path in paths)
+        return f"The files found (from the file system, exact):\n{listed}\n\n"
+    return ""
+
+
+def _compared(path: Path, task: str) -> tuple[float, str, Path] | None:
+    """The figure a comparison task compares a file by, and how it is shown; None when the task
+    names no lines, size or time, or the file is too large to count its lines."""
+    if _BY_LINES.search(task):
+        lines = line_count(path)
+        return None if lines is None else (lines, f"{lines:,} lines", path)
+    if _BY_SIZE.search(task):
+        size = path.stat().st_size
+        return size, f"{size:,} bytes", path
+    if _BY_TIME.search(task):
+        stamp = path.stat().st_mtime
+        return stamp, "modified " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp)), path
+    return None
+
+
 class PlannedRun:
     """One task, planned or not. Iterate it for Steps; `result` is set when it ends, as for an
     `AgentRun`, so whatever runs one can run the other."""
@@ -365,13 +454,13 @@ class PlannedRun:
         workdir: Path,
         mode: DecomposeMode = "auto",
         sources: SourceRegistry | None = None,
-        indexed: IndexHolds | None = None,
+        holding: FilesHolding | None = None,
     ) -> None:
         self.model = model
         # A fresh AgentRun for a question, and what its first search looks for ("": the
         # question): the assistant's `ask`.
         self.start = start
-        self.indexed = indexed
+        self.holding = holding
         self.task = task
         self.workdir = workdir
         self.mode = mode
@@ -405,6 +494,11 @@ class PlannedRun:
         findings: list[tuple[str, str]] = []
         complete = True
         for number, goal in enumerate(self.goals, start=1):
+            looked_up = self._looked_up(number, goal)
+            if looked_up is not None:
+                yield looked_up
+                findings.append((goal, self.verdicts[-1].finding))
+                continue
             asked = goal
             for attempt in (1, 2):
                 prompt = subgoal_prompt(asked, findings)
@@ -414,7 +508,7 @@ class PlannedRun:
                 yield from self._steps_of(inner)
                 result = inner.result
                 assert result is not None
-                verdict = check_subgoal(goal, result, self.workdir, self.sources, self.indexed)
+                verdict = check_subgoal(goal, result, self.workdir, self.sources, self.holding)
                 kind: StepKind = "tool" if verdict.passed else "error"
                 shown = f"{'passed' if verdict.passed else 'failed'}: {verdict.detail}"
                 yield self._own_step(kind, "check", ToolCall("check", {"step": number}), shown)
@@ -448,16 +542,43 @@ class PlannedRun:
             "tool", "plan", call, shown, reply.usage, reply.message.content
         ), goals
 
+    def _looked_up(self, number: int, goal: str) -> Step | None:
+        """A sub-goal that only looks for the file holding quoted words, done by the index when
+        exactly one file holds them all: a fact, so no model call and nothing to check. Given
+        the index's line naming that one file, the 1.5B model spent ~700 prompt tokens
+        restating it. Anything else (no such file, several) is the model's, as before."""
+        phrases = quoted_phrases(goal)
+        if self.holding is None or not phrases or check_kind(goal) != "file":
+            return None
+        root = self.workdir.resolve()
+        common: set[Path] | None = None
+        for phrase in phrases:
+            held = {path for path in self.holding(phrase) if path.is_relative_to(root)}
+            common = held if common is None else common & held
+        if common is None or len(common) != 1:
+            return None
+        (path,) = common
+        if not path.is_file():
+            return None
+        shown = str(path.relative_to(root))
+        quoted = " and ".join(f'"{phrase}"' for phrase in phrases)
+        self.verdicts.append(Verdict(True, f"the index holds {quoted} in {shown} only", shown))
+        call = ToolCall("lookup", {"step": number, "phrases": phrases})
+        return self._own_step("tool", "lookup", call, f"From the index (exact): {quoted} is in "
+                              f"1 file: {shown}")  # fmt: skip
+
     def _compose(self, findings: Sequence[tuple[str, str]]) -> tuple[str, Step]:
         listed = "\n".join(
             f"{number}. {goal}: {found}" for number, (goal, found) in enumerate(findings, 1)
         )
+        facts = found_facts(self.task, [found for _, found in findings], self.workdir)
         # The task again after the findings: asked once, above them, the 1.5B model answered a
         # comparison with the task's own words for the files, not the paths it was asked for.
         messages = [
             Message("system", COMPOSE_SYSTEM),
             Message(
-                "user", f"Task: {self.task}\n\nFindings:\n{listed}\n\nThe task again: {self.task}"
+                "user",
+                f"Task: {self.task}\n\nFindings:\n{listed}\n\n{facts}The task again: {self.task}",
             ),
         ]
         reply = self.model.chat(messages, (), purpose="answer", reply_format=ANSWER_SCHEMA)
@@ -513,13 +634,13 @@ def decomposed(
     workdir: Path,
     mode: DecomposeMode,
     sources: SourceRegistry | None = None,
-    indexed: IndexHolds | None = None,
+    holding: FilesHolding | None = None,
 ) -> AgentRun | PlannedRun:
     """The run of `task` under `mode`. With `off`, or under `auto` a task the rule calls one
     step, it is the loop's own run, untouched: single-step questions pay nothing for planning."""
     if mode == "off" or (mode == "auto" and not looks_multi_step(task)):
         return start(task, "")
-    return PlannedRun(model, start, task, workdir, mode, sources, indexed)
+    return PlannedRun(model, start, task, workdir, mode, sources, holding)
 
 
 def task_run(
@@ -542,10 +663,12 @@ def task_run(
 
     reader = assistant.reader
 
-    def indexed(path: Path, phrase: str) -> bool:
-        return reader is not None and any(
-            Path(held).resolve() == path for held in reader.places_holding(phrase)
+    def holding(phrase: str) -> list[Path]:
+        return (
+            []
+            if reader is None
+            else [Path(held).resolve() for held in reader.places_holding(phrase)]
         )
 
     workdir = assistant.options.workdir
-    return decomposed(assistant.model, start, task, workdir, mode, assistant.sources, indexed)
+    return decomposed(assistant.model, start, task, workdir, mode, assistant.sources, holding)

@@ -284,13 +284,10 @@ def path_facts(path: Path, root: Path) -> str:
     shown = str(path.relative_to(root))
     if path.is_file():
         size = path.stat().st_size
-        if size > MAX_COUNTED_BYTES:  # a search must not read gigabytes to count lines
+        lines = line_count(path)
+        if lines is None:
             limit = f"{MAX_COUNTED_BYTES:,}"
             return f"{shown}: a file of {size:,} bytes (lines not counted: over {limit} bytes)."
-        lines = 0
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                lines += block.count(b"\n")
         return f"{shown}: a file of {size:,} bytes and {lines:,} lines."
     direct: list[tuple[int, str]] = []
     total = 0
@@ -310,6 +307,18 @@ def path_facts(path: Path, root: Path) -> str:
         facts += f"; the largest is {shown}/{large_name} ({large:,} bytes)"
         facts += f", the smallest {shown}/{small_name} ({small:,} bytes)"
     return facts + "."
+
+
+def line_count(path: Path) -> int | None:
+    """A file's lines as `wc -l` counts them; None over MAX_COUNTED_BYTES (a search must not
+    read gigabytes to count lines)."""
+    if path.stat().st_size > MAX_COUNTED_BYTES:
+        return None
+    lines = 0
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            lines += block.count(b"\n")
+    return lines
 
 
 def make_read_file_tool(

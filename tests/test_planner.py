@@ -4,6 +4,7 @@ sub-goal's own small context, the cheap checks, the one rephrased retry, and the
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from smallagent.errors import ConfigError
 from smallagent.planner import (
     MAX_SUBGOALS,
     PLAN_SCHEMA,
+    FilesHolding,
     PlannedRun,
     Verdict,
     check_file,
@@ -28,6 +30,7 @@ from smallagent.planner import (
     check_passage,
     check_subgoal,
     decomposed,
+    found_facts,
     looks_multi_step,
     parse_plan,
     rephrase,
@@ -88,6 +91,7 @@ def planned(
     task: str = TASK,
     mode: str = "auto",
     searched: list[str] | None = None,
+    holding: FilesHolding | None = None,
 ) -> tuple[AgentRun | PlannedRun, list[str]]:
     """The run, and the questions each sub-run was started with (and, into `searched`, what
     each one's first search was to look for)."""
@@ -99,7 +103,8 @@ def planned(
             searched.append(search_for)
         return AgentRun(model, TOOLS, "system", question, AgentConfig(max_steps=4))
 
-    return decomposed(model, start, task, workdir, mode), asked  # type: ignore[arg-type]
+    run = decomposed(model, start, task, workdir, mode, holding=holding)  # type: ignore[arg-type]
+    return run, asked
 
 
 def user_text(messages: Sequence[Message]) -> str:
@@ -137,7 +142,7 @@ def test_a_multi_step_task_is_planned_run_sub_goal_by_sub_goal_and_composed(
     assert asked == [
         FIND,
         # what the check pinned down is passed on, not the passage the model quoted around it
-        f"{COUNT}\n\nFound by earlier steps:\nstep 1 ({FIND}): notes/heron.md",
+        f"{COUNT}\n\nFound by earlier steps:\nstep 1: notes/heron.md",
     ]
     # Each sub-goal's first search looks for the sub-goal and the files found before it, not
     # the earlier sub-goals' words.
@@ -163,6 +168,121 @@ def test_a_multi_step_task_is_planned_run_sub_goal_by_sub_goal_and_composed(
     assert steps[0].observation.startswith(f"1. {FIND}\n2. {COUNT}")
     assert result.usage.prompt_tokens == 6 * 100  # every request, the plan's and compose's too
     assert result.forms["plan"] == 1 and result.forms["check"] == 2
+
+
+def test_a_find_the_file_sub_goal_the_index_answers_exactly_asks_no_model(workdir: Path) -> None:
+    heron = (workdir / "notes" / "heron.md").resolve()
+    model = ScriptedModel(
+        [
+            PLAN,
+            ToolCall("shell", {"command": "wc -l notes/heron.md"}),
+            answer("It has 3 lines."),
+            '{"answer": "notes/heron.md has 3 lines."}',
+        ]
+    )
+    run, asked = planned(model, workdir, holding=lambda phrase: [heron])
+    steps = list(run)
+    # sub-goal 1 is the index's: one file holds the quoted words, so no model call for it
+    assert [step.form for step in steps] == [
+        "plan", "lookup", "subgoal", "native", "native", "check", "composed",
+    ]  # fmt: skip
+    assert (
+        steps[1].observation == 'From the index (exact): "blue heron" is in 1 file: notes/heron.md'
+    )
+    assert steps[1].usage == Usage()
+    assert asked == [f"{COUNT}\n\nFound by earlier steps:\nstep 1: notes/heron.md"]
+    assert run.verdicts[0].passed and run.verdicts[0].finding == "notes/heron.md"
+    assert len(model.seen) == 4 and run.result is not None  # plan, sub-goal 2's two, compose
+    assert run.result.forms["lookup"] == 1
+
+
+@pytest.mark.parametrize(
+    "held",
+    [
+        [],  # no file holds the words: the model searches, as before
+        ["notes/heron.md", "notes/crane.md"],  # two do: which one is the model's to tell
+        ["../outside.md"],  # outside the working directory
+    ],
+)
+def test_a_find_the_file_sub_goal_is_the_models_unless_exactly_one_file_holds_it(
+    workdir: Path, held: list[str]
+) -> None:
+    (workdir / "notes" / "crane.md").write_text("blue heron too\n")
+    model = ScriptedModel(
+        [
+            PLAN,
+            ToolCall("search", {"query": "blue heron"}),
+            answer("notes/heron.md"),
+            ToolCall("shell", {"command": "wc -l notes/heron.md"}),
+            answer("It has 3 lines."),
+            '{"answer": "notes/heron.md has 3 lines."}',
+        ]
+    )
+    paths = [(workdir / "notes" / name).resolve() for name in held]
+    run, asked = planned(model, workdir, holding=lambda phrase: paths)
+    steps = list(run)
+    assert "lookup" not in [step.form for step in steps]
+    assert asked[0] == FIND and len(model.seen) == 6
+
+
+COMPARE = "Which is longer, the note that says 'blue heron' or the one that says 'grey crane'?"
+
+
+def test_the_composed_answer_of_a_comparison_sees_the_files_in_order(workdir: Path) -> None:
+    (workdir / "notes" / "crane.md").write_text("a grey crane\nstood\nin\nthe\nreeds\n")
+    plan = {"steps": [FIND, "Find the file that says 'grey crane'", "Show the sizes with wc -c"]}
+    model = ScriptedModel(
+        [
+            json.dumps(plan),
+            ToolCall("search", {"query": "blue heron"}),
+            answer("notes/heron.md"),
+            ToolCall("search", {"query": "grey crane"}),
+            answer("notes/crane.md"),
+            ToolCall("shell", {"command": "wc -c notes/heron.md notes/crane.md"}),
+            answer("3 bytes"),
+            '{"answer": "notes/crane.md"}',
+        ]
+    )
+    run, _ = planned(model, workdir, task=COMPARE)
+    assert list(run) and run.result is not None and run.result.answer == "notes/crane.md"
+    compose = user_text(model.seen[-1])
+    # the findings name the files; the order of their sizes is the tool's work, not the model's
+    assert (
+        "The files found, largest first:\n- notes/crane.md: 32 bytes\n- notes/heron.md: 15 bytes\n"
+        in compose
+    )
+    assert compose.endswith(f"The task again: {COMPARE}")
+
+
+def test_found_facts_order_the_found_files_by_what_the_task_compares(workdir: Path) -> None:
+    notes = workdir / "notes"
+    (notes / "long.md").write_text("x" * 40)  # more bytes, fewer lines
+    (notes / "many.md").write_text("a\nb\nc\nd\n")
+    os.utime(notes / "long.md", (1_000_000_000, 1_000_000_000))
+    found = ["notes/long.md", "It is notes/many.md [1]."]
+    by_size = found_facts("Which is larger, A or B?", found, workdir)
+    assert by_size.split("\n")[:3] == [
+        "The files found, largest first:", "- notes/long.md: 40 bytes", "- notes/many.md: 8 bytes",
+    ]  # fmt: skip
+    assert by_size.endswith("\n\n")
+    by_lines = found_facts("Which has more lines, A or B?", found, workdir)
+    assert by_lines.splitlines()[:3] == [
+        "The files found, most lines first:",
+        "- notes/many.md: 4 lines",
+        "- notes/long.md: 0 lines",
+    ]
+    by_time = found_facts("Which is older, A or B?", found, workdir)
+    assert by_time.splitlines()[1].startswith("- notes/many.md: modified ")
+    # a measure asked of one file: its facts as the search shows them, unordered
+    assert found_facts("How many lines does A have?", found[:1], workdir) == (
+        "The files found (from the file system, exact):\n"
+        "- notes/long.md: a file of 40 bytes and 0 lines.\n\n"
+    )
+    assert found_facts("Which is larger, A or B?", found[:1], workdir) == ""  # one: no order
+    # nothing measured or compared, or no file found: nothing is added
+    assert found_facts("Which is more relevant, A or B?", found, workdir) == ""
+    assert found_facts("Who wrote A?", found, workdir) == ""
+    assert found_facts("How many lines does A have?", ["not found"], workdir) == ""
 
 
 def test_a_one_step_task_under_auto_is_the_loops_own_run_with_no_plan(workdir: Path) -> None:
@@ -226,7 +346,7 @@ def test_a_failed_check_runs_the_sub_goal_once_more_rephrased(workdir: Path) -> 
     assert asked[2].startswith(
         f"{COUNT}\n(A first try failed: no tool printed 5. Run one shell command"
     )
-    assert asked[2].endswith("step 1 (" + FIND + "): notes/heron.md")
+    assert asked[2].endswith("step 1: notes/heron.md")
     assert run.result is not None and run.result.answer == "3 lines."
 
 
@@ -248,7 +368,7 @@ def test_a_second_failure_is_kept_marked_and_the_task_goes_on(workdir: Path) -> 
     assert [s.kind for s in steps if s.form == "check"] == ["error", "error", "tool"]
     assert len(asked) == 3  # one retry, no more
     assert run.verdicts[0].passed is False
-    assert "step 1 (" + FIND + "): A file about birds." in asked[2]
+    assert "step 1: A file about birds." in asked[2]
 
 
 def test_a_sub_goal_with_no_answer_is_carried_as_not_found(workdir: Path) -> None:
@@ -264,7 +384,7 @@ def test_a_sub_goal_with_no_answer_is_carried_as_not_found(workdir: Path) -> Non
     )
     run, asked = planned(model, workdir)
     result = run.run()
-    assert f"step 1 ({FIND}): not found" in asked[2]
+    assert "step 1: not found" in asked[2]
     assert result.complete is False  # a sub-goal never answered
 
 
@@ -275,7 +395,7 @@ def test_a_sub_goal_with_no_answer_is_carried_as_not_found(workdir: Path) -> Non
     "task",
     [
         TASK,
-        "What is the capital according to the document that mentions 'tall ships'?",
+        'What is the size in bytes of the review that says "sturdy and light"?',
         "Which is longer, the review that mentions 'red kite' or the one that mentions 'oak'?",
         "On which pages of the manual 'An Introduction to R' is 'lapply' mentioned?",
         "Find the file about herons and then count its lines?",
@@ -293,6 +413,9 @@ def test_the_rule_calls_the_issue_shapes_multi_step(task: str) -> None:
         "Which file in the folder `wiki` is the largest?",
         "Who first described the Kalomix river?",
         "In the manual 'An Introduction to R', what is the title of section 5.4?",
+        # a question about what a file named by its words says: one search finds the passage
+        "What is the capital according to the document that mentions 'tall ships'?",
+        'In the document that says "three lines of text": who wrote it?',
     ],
 )
 def test_the_rule_leaves_single_step_questions_alone(task: str) -> None:
@@ -309,7 +432,7 @@ def test_a_plan_reply_is_read_and_capped() -> None:
 def test_the_context_of_a_sub_goal_lists_only_earlier_findings() -> None:
     assert subgoal_prompt("Find it", []) == "Find it"
     prompt = subgoal_prompt("Compare", [("A", "a.md"), ("B", "b.md")])
-    assert prompt == "Compare\n\nFound by earlier steps:\nstep 1 (A): a.md\nstep 2 (B): b.md"
+    assert prompt == "Compare\n\nFound by earlier steps:\nstep 1: a.md\nstep 2: b.md"
 
 
 def test_a_rephrased_sub_goal_says_why_and_what_to_do() -> None:
@@ -352,6 +475,15 @@ def test_number_check_wants_a_number_a_tool_printed() -> None:
     assert check_number("40", [facts]).passed
     assert check_number("About 41 lines.", [facts]) == Verdict(False, "no tool printed 41")
     assert check_number("Many lines.", [facts]) == Verdict(False, "the answer holds no number")
+    # the digits of a path are not a number the tool printed
+    sizes = tool_step(
+        "From the file system (exact): reviews/review-1445-2.txt: a file of 616 bytes"
+    )
+    assert check_number("reviews/review-1445-2.txt is 616 bytes", [sizes]).passed
+    assert check_number("reviews/review-1445-2.txt is 872 bytes", [sizes]) == Verdict(
+        False, "no tool printed 872"
+    )
+    assert not check_number("It is reviews/review-1445-2.txt.", [sizes]).passed
     # a number the model wrote itself, in a step that is not a tool result, does not count
     said = Step(2, "format", "It has 41 lines", None, "json", "41", Usage(), 0.0)
     assert not check_number("41", [said]).passed
@@ -371,14 +503,14 @@ def test_file_check_wants_a_file_that_exists_inside_the_working_directory(
 
 def test_file_check_asks_the_index_about_a_file_that_is_not_text(workdir: Path) -> None:
     (workdir / "manual.pdf").write_bytes(b"%PDF-1.4\n\xff\xfe binary")
-    held = {("manual.pdf", "blue heron")}
+    pdf = (workdir / "manual.pdf").resolve()
 
-    def indexed(path: Path, phrase: str) -> bool:
-        return (path.name, phrase) in held
+    def holding(phrase: str) -> list[Path]:
+        return [pdf] if phrase == "blue heron" else []
 
-    assert check_file("manual.pdf", workdir, None, ["blue heron"], indexed).passed
+    assert check_file("manual.pdf", workdir, None, ["blue heron"], holding).passed
     # a PDF the index does not hold the words in is not the file asked for
-    refused = check_file("manual.pdf", workdir, None, ["red kite"], indexed)
+    refused = check_file("manual.pdf", workdir, None, ["red kite"], holding)
     assert refused == Verdict(False, "manual.pdf does not hold the words in quotes")
     # without an index to ask, it is given the benefit of the doubt, as before
     assert check_file("manual.pdf", workdir, None, ["red kite"]).passed
