@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 
 NANOSECONDS = 1e9
 CONNECT_TIMEOUT_S = 10.0  # a server that is up accepts at once; longer means it is not there
+# Ollama (llm/server.go) aborts a generation once a chunk has repeated the one before it, spaces
+# aside, more than 30 times in a row, and ends the stream without its final chunk.
+OLLAMA_REPEAT_LIMIT = 30
 T = TypeVar("T")
 
 
@@ -204,6 +207,10 @@ class _Stream:
     chunks: int = 0
     text: list[str] = field(default_factory=list)
     tail: str = ""  # the end of the text, for the loop detector
+    # How many chunks in a row have repeated the one before, spaces aside, counted as Ollama
+    # counts them: it ends a stream after OLLAMA_REPEAT_LIMIT such repeats, silently.
+    last_piece: str = ""
+    repeats: int = 0
     calls: list[ToolCall] = field(default_factory=list)
     logprobs: list[TokenLogprob] = field(default_factory=list)
     final: ollama.ChatResponse | None = None
@@ -213,6 +220,10 @@ class _Stream:
             self.first_chunk_at = now
         self.chunks += 1
         piece = chunk.message.content or ""
+        if piece.strip() == self.last_piece:
+            self.repeats += 1
+        else:
+            self.last_piece, self.repeats = piece.strip(), 0
         self.text.append(piece)
         self.tail = (self.tail + piece)[-TAIL_CHARS:]
         for call in chunk.message.tool_calls or []:  # calls may come in any chunk, even several
@@ -362,6 +373,14 @@ class OllamaModel:
                             return stopped
                 except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout):
                     return "time", ""  # connected, and no chunk within the limit
+                if stream.repeats >= OLLAMA_REPEAT_LIMIT:
+                    # Ollama's own loop guard: the stream just ends, with no final chunk and
+                    # nothing in its log at the default level. Three planned tasks of one test
+                    # run died on it as server errors; it is a reply that looped, as above.
+                    return "repetition", (
+                        f"after {stream.chunks} tokens Ollama stopped it: the same token "
+                        f"{stream.repeats + 1} times in a row"
+                    )
                 raise OllamaUnavailableError(
                     f"Ollama at {self.host} ended the reply without its final chunk",
                     hint="see the server's log; `smallagent doctor` checks the setup",

@@ -181,6 +181,31 @@ def test_a_reply_that_ends_without_its_final_chunk_is_a_server_error() -> None:
     assert raised.value.spent is not None and raised.value.spent.generated_tokens == 1
 
 
+def test_a_stream_ollama_ended_for_repeating_itself_is_a_looping_reply_not_an_error() -> None:
+    """Ollama's loop guard ends the stream after 31 chunks alike (spaces aside), silently:
+    read as a reply that looped, as smallagent's own detector would have cut it."""
+
+    def spaces(request: dict[str, Any]) -> Iterator[dict[str, Any] | float]:
+        yield chunk('{"answer": "It is')
+        for _ in range(31):
+            yield chunk("\n ")
+
+    with StandInOllama(spaces) as standin:
+        reply = OllamaModel(standin.host, MODEL).chat(QUESTION)
+    assert reply.done_reason == "repetition"
+    assert reply.detail == "after 32 tokens Ollama stopped it: the same token 31 times in a row"
+    assert reply.message.content.startswith('{"answer": "It is')
+    assert reply.usage.estimated and reply.usage.generated_tokens == 32
+
+    def fewer(request: dict[str, Any]) -> Iterator[dict[str, Any] | float]:
+        yield chunk('{"answer": "It is')
+        for _ in range(30):  # one short of the guard: a server that hung up
+            yield chunk("\n ")
+
+    with StandInOllama(fewer) as standin, pytest.raises(OllamaUnavailableError):
+        OllamaModel(standin.host, MODEL).chat(QUESTION)
+
+
 def test_a_refused_connection_and_an_unknown_host_say_cannot_reach(
     ollama_dev: ModuleType,
 ) -> None:
