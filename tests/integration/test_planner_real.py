@@ -1,4 +1,5 @@
-"""Decomposition on the real server: one task of each shape of issue 15, with `decompose` on auto.
+"""Decomposition on the real server: one task of each shape of issue 15, with `decompose` on auto
+(the chain shape, a question about what a file says, is left to the loop by the rule).
 
 The 1.5B model writes the plans (the 0.5B one is the benchmark's question, not this test's). Each
 task's answer is computed from the files here, never written by hand, and every run must show the
@@ -82,14 +83,16 @@ def ask_planned(host: str, model: str, root: Path, question: str) -> list[dict[s
 
 
 def planner_steps_hold_together(events: list[dict[str, Any]]) -> None:
-    """A plan of two or more sub-goals; each sub-goal's run ends in a check; one composed answer;
-    the result counts every request, the plan's and the composer's included."""
+    """A plan of two or more sub-goals; each sub-goal is the index's (a lookup) or a run that
+    ends in a check; one composed answer; the result counts every request, the plan's and the
+    composer's included."""
     steps = [event for event in events if event["type"] == "step"]
     forms = [step["form"] for step in steps]
     assert forms[0] == "plan"
     planned = steps[0]["observation"].splitlines()
     assert len([line for line in planned if re.match(r"\d+\. ", line)]) >= 2, planned
-    assert forms.count("subgoal") == forms.count("check") >= 2
+    assert forms.count("subgoal") == forms.count("check") >= 1
+    assert forms.count("subgoal") + forms.count("lookup") >= 2
     assert forms[-1] == "composed"
     result = events[-1]
     assert result["type"] == "result"
@@ -141,10 +144,16 @@ def test_collect(
     record_property("answer_right", right)
 
 
-def test_chain(ollama_host: str, capable_model: str, corpus: Path, record_property: Record) -> None:
+def test_chain_is_left_to_the_loop(
+    ollama_host: str, capable_model: str, corpus: Path, record_property: Record
+) -> None:
+    """A question about what a file named by its words says is not planned under auto: one
+    search, in which the quoted words demand the document, finds the passage."""
     events = ask_planned(
         ollama_host, capable_model, corpus,
         'In the document that says "rebuilt after the great storm": who lit the lamp every night?',
     )  # fmt: skip
-    planner_steps_hold_together(events)
+    forms = [event["form"] for event in events if event["type"] == "step"]
+    assert "plan" not in forms and "composed" not in forms, forms
+    assert events[-1]["type"] == "result" and events[-1]["answer"]
     record_property("answer_right", "Ansel Brook" in events[-1]["answer"])
