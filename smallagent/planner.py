@@ -496,8 +496,10 @@ class PlannedRun:
         for number, goal in enumerate(self.goals, start=1):
             looked_up = self._looked_up(number, goal)
             if looked_up is not None:
-                yield looked_up
-                findings.append((goal, self.verdicts[-1].finding))
+                step, verdict = looked_up
+                yield step
+                self.verdicts.append(verdict)
+                findings.append((goal, verdict.finding))
                 continue
             asked = goal
             for attempt in (1, 2):
@@ -542,7 +544,7 @@ class PlannedRun:
             "tool", "plan", call, shown, reply.usage, reply.message.content
         ), goals
 
-    def _looked_up(self, number: int, goal: str) -> Step | None:
+    def _looked_up(self, number: int, goal: str) -> tuple[Step, Verdict] | None:
         """A sub-goal that only looks for the file holding quoted words, done by the index when
         exactly one file holds them all: a fact, so no model call and nothing to check. Given
         the index's line naming that one file, the 1.5B model spent ~700 prompt tokens
@@ -562,10 +564,10 @@ class PlannedRun:
             return None
         shown = str(path.relative_to(root))
         quoted = " and ".join(f'"{phrase}"' for phrase in phrases)
-        self.verdicts.append(Verdict(True, f"the index holds {quoted} in {shown} only", shown))
         call = ToolCall("lookup", {"step": number, "phrases": phrases})
-        return self._own_step("tool", "lookup", call, f"From the index (exact): {quoted} is in "
-                              f"1 file: {shown}")  # fmt: skip
+        found = f"From the index (exact): {quoted} is in 1 file: {shown}"
+        verdict = Verdict(True, f"the index holds {quoted} in {shown} only", shown)
+        return self._own_step("tool", "lookup", call, found), verdict
 
     def _compose(self, findings: Sequence[tuple[str, str]]) -> tuple[str, Step]:
         listed = "\n".join(
