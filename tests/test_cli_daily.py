@@ -366,9 +366,17 @@ def test_ctrl_c_exits_130_and_is_logged_as_interrupted(isolated_env: Path) -> No
     import sys
     import time
 
-    from tests.standin_ollama import MODEL, StandInOllama, slow_words
+    from tests.standin_ollama import MODEL, StandInOllama, chunk
 
-    with StandInOllama(slow_words) as standin:
+    def words_then_nothing(request: dict[str, Any]) -> Iterator[dict[str, Any] | float]:
+        # A few words, then a model still thinking: the run cannot end before the signal
+        # lands. With words forever, the token caps ended it first on a slow machine (exit 0).
+        for number in range(5):
+            yield chunk(f"w{number} ")
+        while True:
+            yield 0.05
+
+    with StandInOllama(words_then_nothing) as standin:
         command = [sys.executable, "-m", "smallagent", "--ollama-host", standin.host, "--model",
                    MODEL, "ask", "--no-shell", "Tell me everything."]  # fmt: skip
         asking = subprocess.Popen(
