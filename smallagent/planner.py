@@ -39,7 +39,7 @@ CheckKind = Literal["number", "file", "passage"]
 MAX_SUBGOALS = 4
 NO_USAGE = Usage()  # the planner's own steps that ask no model: a check, a sub-goal's start
 # Forms of the steps the planner adds around the loop's own: shown in the trace, counted apart.
-PLANNER_FORMS = ("plan", "subgoal", "lookup", "check", "composed")
+PLANNER_FORMS = ("plan", "subgoal", "lookup", "measure", "check", "composed")
 
 PLAN_SCHEMA: dict[str, object] = {
     "type": "object",
@@ -109,7 +109,17 @@ _NAMED_BY_WORDS = re.compile(
     re.IGNORECASE,
 )
 _FILE_MEASURE = re.compile(r"\b(?:lines?|bytes|sizes?|words|wc)\b", re.IGNORECASE)
-# Tasks that need two things found and compared, pages collected, or steps done in order.
+# What the file system states of a file (`path_facts`): its bytes and lines, and so which of two
+# is longer. Words, pages and dates it does not state: a sub-goal asking those is the model's.
+_STATED_MEASURE = re.compile(
+    r"\b(?:lines?|bytes|sizes?|longer|larger|bigger|shorter|smaller|wc -[lc])\b", re.IGNORECASE
+)
+_UNSTATED_MEASURE = re.compile(
+    r"\b(?:words?|pages?|characters?|dates?|times?|older|newer|modified|wc -w)\b", re.IGNORECASE
+)
+_DIGITS = re.compile(r"\d+")
+_STEP_NUMBERS = re.compile(r"\bsteps?\s+(\d+(?:\s*(?:,|and|&)\s*\d+)*)", re.IGNORECASE)
+# Tasks that need two things found and compared, or steps done in order.
 _MULTI_STEP = [
     re.compile(
         r"\bwhich (?:is|one is|of (?:them|the two) is) (?:longer|larger|bigger|shorter|smaller|"
@@ -117,19 +127,20 @@ _MULTI_STEP = [
         re.IGNORECASE,
     ),
     re.compile(r"\bcompare\b", re.IGNORECASE),
-    re.compile(r"\bon (?:which|what) pages\b", re.IGNORECASE),
     re.compile(r"\b(?:and )?then\b.+\?", re.IGNORECASE),
 ]
 
 
 def looks_multi_step(task: str) -> bool:
-    """The cheap rule: the task compares two things, collects pages, or asks a file's measure
-    of a file it names by its words.
+    """The cheap rule: the task compares two things, or asks a file's measure of a file it
+    names by its words.
 
     A question about what such a file says is left to the loop: planned, the 1.5B model
     paraphrased it into "find information about Oxford's buildings" and answered with the
     city's shops; asked as written, one search found the passage (dev: 3 of 3 unplanned,
-    2 of 3 planned, twice).
+    2 of 3 planned, twice). So is collecting the pages of a manual that hold a word: planned,
+    it was right no more often than the loop in three dev runs (1/3, 3/3, 3/3 both ways) for
+    ~300 more prompt tokens; one search shows the pages that hold the word.
 
     >>> looks_multi_step("How many lines does the file that says 'blue heron' have?")
     True
@@ -421,8 +432,11 @@ def found_facts(task: str, found: Sequence[str], workdir: Path) -> str:
                 "largest first" if _BY_SIZE.search(task) else "newest first")  # fmt: skip
             listed = "\n".join(f"- {path.relative_to(root)}: {shown}" for _, shown, path in ranked)
             return f"The files found, {order}:\n{listed}\n\n"
-    if paths and _FILE_MEASURE.search(_QUOTED.sub(" ", task)):
-        listed = "\n".join(f"- {path_facts(path, root)}" for path in paths)
+    # Facts a step found already (a measure step's) are not repeated.
+    stated = [path_facts(path, root) for path in paths]
+    unstated = [fact for fact in stated if not any(fact in text for text in found)]
+    if unstated and _FILE_MEASURE.search(_QUOTED.sub(" ", task)):
+        listed = "\n".join(f"- {fact}" for fact in unstated)
         return f"The files found (from the file system, exact):\n{listed}\n\n"
     return ""
 
@@ -494,9 +508,9 @@ class PlannedRun:
         findings: list[tuple[str, str]] = []
         complete = True
         for number, goal in enumerate(self.goals, start=1):
-            looked_up = self._looked_up(number, goal)
-            if looked_up is not None:
-                step, verdict = looked_up
+            done_by_tool = self._looked_up(number, goal) or self._measured(number, goal, findings)
+            if done_by_tool is not None:
+                step, verdict = done_by_tool
                 yield step
                 self.verdicts.append(verdict)
                 findings.append((goal, verdict.finding))
@@ -568,6 +582,42 @@ class PlannedRun:
         found = f"From the index (exact): {quoted} is in 1 file: {shown}"
         verdict = Verdict(True, f"the index holds {quoted} in {shown} only", shown)
         return self._own_step("tool", "lookup", call, found), verdict
+
+    def _measured(
+        self, number: int, goal: str, findings: Sequence[tuple[str, str]]
+    ) -> tuple[Step, Verdict] | None:
+        """A sub-goal that asks the bytes or lines of files earlier steps found, done by the
+        file system (`path_facts`, as `wc -c`/`wc -l` count them): a fact, so no model call.
+        Run by the model, the sub-goal spent ~700 prompt tokens (the search passages shown
+        beside the file's facts) to copy one number from them (dev, 2026-11-26). Anything
+        else (words, dates, a file not found) is the model's, as before."""
+        unquoted = _QUOTED.sub(" ", goal)
+        if not _STATED_MEASURE.search(unquoted) or _UNSTATED_MEASURE.search(unquoted):
+            return None
+        named = _PATH.findall(unquoted)
+        referred = [
+            int(n) for match in _STEP_NUMBERS.finditer(unquoted) for n in _DIGITS.findall(match[1])
+        ]
+        if any(not 1 <= n <= len(findings) for n in referred):
+            return None
+        # The steps it refers to ("the files from steps 1 and 2"); naming neither a step nor a
+        # path, it means what was found so far ("compare the sizes of the two files").
+        used = [findings[n - 1][1] for n in referred] if referred or named else [
+            found for _, found in findings]  # fmt: skip
+        found_paths = [_PATH.findall(found) for found in used]
+        if not all(found_paths) or not (named or found_paths):
+            return None  # a step it uses found no file: the model's to try
+        root = self.workdir.resolve()
+        written = named + [path for paths in found_paths for path in paths]
+        paths = list(dict.fromkeys((root / path).resolve() for path in written))
+        if not all(path.is_relative_to(root) and path.is_file() for path in paths):
+            return None
+        facts = [path_facts(path, root) for path in paths]
+        shown_paths = [str(path.relative_to(root)) for path in paths]
+        call = ToolCall("measure", {"step": number, "files": shown_paths})
+        shown = "From the file system (exact): " + " ".join(facts)
+        verdict = Verdict(True, "the file system states it", " ".join(facts))
+        return self._own_step("tool", "measure", call, shown), verdict
 
     def _compose(self, findings: Sequence[tuple[str, str]]) -> tuple[str, Step]:
         listed = "\n".join(

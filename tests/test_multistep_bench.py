@@ -148,7 +148,7 @@ def test_the_splits_share_no_file_and_the_same_corpus_gives_the_same_tasks(
     assert questions.fingerprint(first["dev"]) != questions.fingerprint(first["test"])
 
 
-def test_the_task_files_load_and_the_planner_plans_every_shape_but_chain(
+def test_the_task_files_load_and_the_planner_plans_find_act_and_compare(
     built: tuple[Path, list[questions.Item]], tmp_path: Path
 ) -> None:
     root, _ = built
@@ -158,8 +158,10 @@ def test_the_task_files_load_and_the_planner_plans_every_shape_but_chain(
     path.write_text(json.dumps(questions.task_file(tasks, settings)))
     loaded = load_task_file(path)
     assert [task.id for task in loaded] == [task.id for task in tasks]
-    # every shape but chain: a question about what a file says is one search, not a plan
-    assert all(looks_multi_step(task.prompt) == (task.shape != "chain") for task in tasks)
+    # find-then-act and compare; a question about what a file says (chain) and the pages that
+    # hold a word (collect) are one search each, not a plan
+    planned_shapes = ("find_act", "compare")
+    assert all(looks_multi_step(task.prompt) == (task.shape in planned_shapes) for task in tasks)
     assert [task.shape for task in multistep.sample(tasks, 1)] == list(multistep.SHAPES)
 
 

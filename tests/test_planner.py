@@ -43,9 +43,9 @@ from smallagent.types import Message, ToolCall, Usage
 from tests.standin_ollama import MODEL, StandInOllama, chunk, final
 from tests.test_agent import ScriptedModel
 
-TASK = "How many lines does the file that says 'blue heron' have?"
+TASK = "How many words does the file that says 'blue heron' have?"
 FIND = "Find the file that says 'blue heron'"
-COUNT = "Count the lines of the file from step 1"
+COUNT = "Count the words of the file from step 1"  # words: the file system does not state them
 PLAN = '{"steps": ["' + FIND.replace("'", "\\u0027") + '", "' + COUNT + '"]}'
 
 
@@ -122,9 +122,9 @@ def test_a_multi_step_task_is_planned_run_sub_goal_by_sub_goal_and_composed(
             PLAN,
             ToolCall("search", {"query": "blue heron"}),
             answer("The passage in notes/heron.md [1] says: At dawn the blue heron stood."),
-            ToolCall("shell", {"command": "wc -l notes/heron.md"}),
-            answer("It has 3 lines."),
-            '{"answer": "notes/heron.md has 3 lines."}',
+            ToolCall("shell", {"command": "wc -w notes/heron.md"}),
+            answer("It has 3 words."),
+            '{"answer": "notes/heron.md has 3 words."}',
         ]
     )
     searched: list[str] = []
@@ -149,7 +149,7 @@ def test_a_multi_step_task_is_planned_run_sub_goal_by_sub_goal_and_composed(
     assert searched == [FIND, f"{COUNT} notes/heron.md"]
     second = model.seen[3]  # the first request of sub-goal 2
     assert [message.role for message in second] == ["system", "user"]
-    assert TASK not in user_text(second) and "wc -l" not in user_text(second)
+    assert TASK not in user_text(second) and "wc -w" not in user_text(second)
     # Both checks passed on the first try, and the findings were composed in one request.
     assert run.verdicts == [
         Verdict(True, "notes/heron.md exists and holds the quoted words"),
@@ -157,7 +157,7 @@ def test_a_multi_step_task_is_planned_run_sub_goal_by_sub_goal_and_composed(
     ]
     assert model.formats[-1] == ANSWER_SCHEMA and model.purposes[-1] == "answer"
     assert "1. " + FIND + ": notes/heron.md\n" in user_text(model.seen[-1])
-    assert result.answer == "notes/heron.md has 3 lines."
+    assert result.answer == "notes/heron.md has 3 words."
     assert result.complete and result.stop_reason == "answer"
     # Everything is a step, numbered on: plan, sub-goal, its steps, check, ..., composed answer.
     assert [step.number for step in steps] == list(range(len(steps)))
@@ -175,9 +175,9 @@ def test_a_find_the_file_sub_goal_the_index_answers_exactly_asks_no_model(workdi
     model = ScriptedModel(
         [
             PLAN,
-            ToolCall("shell", {"command": "wc -l notes/heron.md"}),
-            answer("It has 3 lines."),
-            '{"answer": "notes/heron.md has 3 lines."}',
+            ToolCall("shell", {"command": "wc -w notes/heron.md"}),
+            answer("It has 3 words."),
+            '{"answer": "notes/heron.md has 3 words."}',
         ]
     )
     run, asked = planned(model, workdir, holding=lambda phrase: [heron])
@@ -213,9 +213,9 @@ def test_a_find_the_file_sub_goal_is_the_models_unless_exactly_one_file_holds_it
             PLAN,
             ToolCall("search", {"query": "blue heron"}),
             answer("notes/heron.md"),
-            ToolCall("shell", {"command": "wc -l notes/heron.md"}),
-            answer("It has 3 lines."),
-            '{"answer": "notes/heron.md has 3 lines."}',
+            ToolCall("shell", {"command": "wc -w notes/heron.md"}),
+            answer("It has 3 words."),
+            '{"answer": "notes/heron.md has 3 words."}',
         ]
     )
     paths = [(workdir / "notes" / name).resolve() for name in held]
@@ -223,6 +223,67 @@ def test_a_find_the_file_sub_goal_is_the_models_unless_exactly_one_file_holds_it
     steps = list(run)
     assert "lookup" not in [step.form for step in steps]
     assert asked[0] == FIND and len(model.seen) == 6
+
+
+COUNT_LINES = "Count the lines of the file from step 1 with wc -l"
+
+
+def test_a_sub_goal_asking_the_lines_of_a_found_file_is_the_file_systems(workdir: Path) -> None:
+    heron = (workdir / "notes" / "heron.md").resolve()
+    plan = json.dumps({"steps": [FIND, COUNT_LINES]})
+    model = ScriptedModel([plan, '{"answer": "notes/heron.md has 3 lines."}'])
+    task = "How many lines does the file that says 'blue heron' have?"
+    run, asked = planned(model, workdir, task=task, holding=lambda phrase: [heron])
+    steps = list(run)
+    # found by the index, measured by the file system: the model plans and composes, no more
+    assert [step.form for step in steps] == ["plan", "lookup", "measure", "composed"]
+    assert asked == [] and len(model.seen) == 2
+    assert steps[2].observation == (
+        "From the file system (exact): notes/heron.md: a file of 15 bytes and 3 lines."
+    )
+    assert steps[2].call == ToolCall("measure", {"step": 2, "files": ["notes/heron.md"]})
+    assert steps[2].usage == Usage() and run.verdicts[1].passed
+    compose = user_text(model.seen[-1])
+    assert f"2. {COUNT_LINES}: notes/heron.md: a file of 15 bytes and 3 lines.\n" in compose
+    assert "The files found" not in compose  # the same facts are not shown twice
+    assert run.result is not None and run.result.forms["measure"] == 1
+
+
+@pytest.mark.parametrize(
+    ("goal", "finding"),
+    [
+        ("Count the words of the file from step 1 with wc -w", "notes/heron.md"),  # not stated
+        ("Count the lines of the file from step 1", "not found"),  # step 1 found no file
+        ("Count the lines of the file from step 2", "notes/heron.md"),  # no step 2 before it
+        ("Count the lines of the file from step 1", "../outside.md"),  # outside the workdir
+        ("Count the lines of the file from step 1", "notes/missing.md"),  # not a file
+        ("Show the dates of the files from step 1 with ls -l", "notes/heron.md"),
+    ],
+)
+def test_a_measure_the_file_system_cannot_state_is_the_models(
+    workdir: Path, goal: str, finding: str
+) -> None:
+    run = PlannedRun(ScriptedModel([]), None, TASK, workdir)  # type: ignore[arg-type]
+    assert run._measured(2, goal, [(FIND, finding)]) is None
+
+
+@pytest.mark.parametrize(
+    ("goal", "findings", "files"),
+    [
+        ("Compare the sizes of the files from steps 1 and 2", ["a.md", "b.md"], ["a.md", "b.md"]),
+        ("Compare the sizes of the two files", ["a.md", "b.md"], ["a.md", "b.md"]),
+        ("Count the bytes of b.md with wc -c", ["a.md"], ["b.md"]),
+        ("Count the lines of the file from step 2", ["a.md", "b.md"], ["b.md"]),
+    ],
+)
+def test_a_measure_step_takes_the_files_the_sub_goal_means(
+    tmp_path: Path, goal: str, findings: list[str], files: list[str]
+) -> None:
+    (tmp_path / "a.md").write_text("one\n")
+    (tmp_path / "b.md").write_text("one\ntwo\n")
+    run = PlannedRun(ScriptedModel([]), None, TASK, tmp_path)  # type: ignore[arg-type]
+    done = run._measured(3, goal, [(f"Find {name}", name) for name in findings])
+    assert done is not None and done[0].call == ToolCall("measure", {"step": 3, "files": files})
 
 
 COMPARE = "Which is longer, the note that says 'blue heron' or the one that says 'grey crane'?"
@@ -238,13 +299,15 @@ def test_the_composed_answer_of_a_comparison_sees_the_files_in_order(workdir: Pa
             answer("notes/heron.md"),
             ToolCall("search", {"query": "grey crane"}),
             answer("notes/crane.md"),
-            ToolCall("shell", {"command": "wc -c notes/heron.md notes/crane.md"}),
-            answer("3 bytes"),
             '{"answer": "notes/crane.md"}',
         ]
     )
     run, _ = planned(model, workdir, task=COMPARE)
-    assert list(run) and run.result is not None and run.result.answer == "notes/crane.md"
+    steps = list(run)
+    assert run.result is not None and run.result.answer == "notes/crane.md"
+    # the sizes are the file system's: a measure step, no model call
+    assert [step.form for step in steps if step.form in ("measure", "check")] == [
+        "check", "check", "measure"]  # fmt: skip
     compose = user_text(model.seen[-1])
     # the findings name the files; the order of their sizes is the tool's work, not the model's
     assert (
@@ -315,7 +378,7 @@ def test_a_plan_of_one_step_runs_the_task_as_it_was_asked(workdir: Path) -> None
 def test_a_plan_that_loses_the_tasks_quoted_words_runs_the_task_as_asked(workdir: Path) -> None:
     lost = '{"steps": ["Find the file named heron.txt", "Count its lines with wc -l"]}'
     model = ScriptedModel(
-        [lost, ToolCall("shell", {"command": "wc -l notes/heron.md"}), answer("3 lines.")]
+        [lost, ToolCall("shell", {"command": "wc -w notes/heron.md"}), answer("3 lines.")]
     )
     run, asked = planned(model, workdir)
     steps = list(run)
@@ -333,7 +396,7 @@ def test_a_failed_check_runs_the_sub_goal_once_more_rephrased(workdir: Path) -> 
             answer("notes/heron.md"),
             ToolCall("search", {"query": "lines of notes/heron.md"}),
             answer("It has 5 lines."),  # no tool printed 5
-            ToolCall("shell", {"command": "wc -l notes/heron.md"}),
+            ToolCall("shell", {"command": "wc -w notes/heron.md"}),
             answer("3"),
             '{"answer": "3 lines."}',
         ]
@@ -358,7 +421,7 @@ def test_a_second_failure_is_kept_marked_and_the_task_goes_on(workdir: Path) -> 
             answer("It is about birds."),
             ToolCall("search", {"query": "heron file"}),
             answer("A file about birds."),
-            ToolCall("shell", {"command": "wc -l notes/heron.md"}),
+            ToolCall("shell", {"command": "wc -w notes/heron.md"}),
             answer("3"),
             '{"answer": "3 lines."}',
         ]
@@ -377,7 +440,7 @@ def test_a_sub_goal_with_no_answer_is_carried_as_not_found(workdir: Path) -> Non
             PLAN,
             *[ToolCall("search", {"query": f"q{n}"}) for n in range(4)],  # runs out of steps
             *[ToolCall("search", {"query": f"r{n}"}) for n in range(4)],
-            ToolCall("shell", {"command": "wc -l notes/heron.md"}),
+            ToolCall("shell", {"command": "wc -w notes/heron.md"}),
             answer("3"),
             '{"answer": "not found"}',
         ]
@@ -397,7 +460,6 @@ def test_a_sub_goal_with_no_answer_is_carried_as_not_found(workdir: Path) -> Non
         TASK,
         'What is the size in bytes of the review that says "sturdy and light"?',
         "Which is longer, the review that mentions 'red kite' or the one that mentions 'oak'?",
-        "On which pages of the manual 'An Introduction to R' is 'lapply' mentioned?",
         "Find the file about herons and then count its lines?",
     ],
 )
@@ -416,6 +478,8 @@ def test_the_rule_calls_the_issue_shapes_multi_step(task: str) -> None:
         # a question about what a file named by its words says: one search finds the passage
         "What is the capital according to the document that mentions 'tall ships'?",
         'In the document that says "three lines of text": who wrote it?',
+        # collecting pages: one search shows the pages holding the word (planned, no better)
+        "On which pages of the manual 'An Introduction to R' is 'lapply' mentioned?",
     ],
 )
 def test_the_rule_leaves_single_step_questions_alone(task: str) -> None:
@@ -581,11 +645,11 @@ def planning_standin(request: dict[str, Any]) -> Iterator[dict[str, Any] | float
     if wanted == {"steps"}:
         reply: dict[str, Any] = {"steps": [FIND, COUNT]}
     elif wanted == {"answer"}:
-        reply = {"answer": "notes/heron.md has 3 lines."}
+        reply = {"answer": "notes/heron.md has 3 words."}
     elif not any(message["role"] == "tool" for message in messages):
         reply = {"tool": "read_file", "input": "notes/heron.md"}
     else:
-        found = "It has 3 lines." if question.startswith(COUNT) else "notes/heron.md"
+        found = "It has 3 words." if question.startswith(COUNT) else "notes/heron.md"
         reply = {"tool": "final_answer", "input": found}
     yield chunk(json.dumps(reply))
     yield final(generated=10)
@@ -616,7 +680,7 @@ def test_ask_with_decompose_auto_shows_the_plan_the_checks_and_the_composed_answ
         "passed: 3 came back from a tool",
     ]
     result = events[-1]
-    assert result["type"] == "result" and result["answer"] == "notes/heron.md has 3 lines."
+    assert result["type"] == "result" and result["answer"] == "notes/heron.md has 3 words."
     assert result["usage"]["prompt_tokens"] == 6 * 50  # plan, 2 x 2 in the sub-goals, compose
     assert len(standin.chats) == 6
 
@@ -631,7 +695,7 @@ def test_the_energy_measured_for_every_sub_goal_and_the_plan_is_kept(workdir: Pa
             PLAN,
             ToolCall("search", {"query": "blue heron"}),
             answer("notes/heron.md"),
-            ToolCall("shell", {"command": "wc -l notes/heron.md"}),
+            ToolCall("shell", {"command": "wc -w notes/heron.md"}),
             answer("3"),
             '{"answer": "3 lines."}',
         ]
