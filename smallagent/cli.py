@@ -239,6 +239,13 @@ def main_options(
     no_log: Annotated[
         bool, typer.Option("--no-log", help="Do not record this command in the history log.")
     ] = False,
+    decompose: Annotated[
+        str | None,
+        typer.Option(
+            help="Plan multi-step tasks into checked sub-goals: off, auto, always "
+            "(env SMALLAGENT_DECOMPOSE)."
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option(
@@ -252,6 +259,7 @@ def main_options(
         "index": index,
         "index_dir": index_dir,
         "history": False if no_log else None,
+        "decompose": decompose,
     }
     settings = load_settings(flags=flags, config_file=config)
     if no_log:

@@ -626,11 +626,22 @@ def test_decompose_is_a_setting_with_three_modes(tmp_path: Path) -> None:
     assert (
         settings.decompose == "auto" and settings.source_of("decompose") == "$SMALLAGENT_DECOMPOSE"
     )
-    assert load_settings(environ={}, cwd=tmp_path, user_config_dir=tmp_path).decompose == "off"
+    assert load_settings(environ={}, cwd=tmp_path, user_config_dir=tmp_path).decompose == "auto"
     with pytest.raises(ConfigError, match="decompose must be off, auto, always; got 'yes'"):
         load_settings(
             environ={"SMALLAGENT_DECOMPOSE": "yes"}, cwd=tmp_path, user_config_dir=tmp_path
         )
+    flagged = load_settings(
+        flags={"decompose": "always"}, environ=environ, cwd=tmp_path, user_config_dir=tmp_path
+    )
+    assert flagged.decompose == "always" and flagged.source_of("decompose") == "--decompose"
+
+
+def test_a_bad_decompose_flag_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["--decompose", "yes", "ask", "How long is it?"])
+    assert result.exit_code == 2
+    assert "--decompose: decompose must be off, auto, always; got 'yes'" in result.output
+    assert "Traceback" not in result.output
 
 
 # ---------------------------------------------------------------- through `ask --json`
