@@ -367,6 +367,45 @@ def lost_phrases(task: str, goals: Sequence[str]) -> list[str]:
     return [phrase for phrase in quoted_phrases(task) if _folded(phrase) not in planned]
 
 
+# The measures a task can ask of a file, each with the words a plan may carry it by.
+_MEASURES: Mapping[str, re.Pattern[str]] = {
+    "lines": re.compile(r"\blines?\b|\bwc -l\b", re.IGNORECASE),
+    "bytes": re.compile(r"\bbytes?\b|\bsizes?\b|\bwc -c\b|\bls -l\b|\bdu\b", re.IGNORECASE),
+    "words": re.compile(r"\bwords?\b|\bwc -w\b", re.IGNORECASE),
+}
+_TASK_MEASURES: Mapping[str, re.Pattern[str]] = {
+    "lines": re.compile(r"\blines?\b", re.IGNORECASE),
+    "bytes": re.compile(r"\bbytes?\b|\bsize\b", re.IGNORECASE),
+    "words": re.compile(r"\bwords\b", re.IGNORECASE),
+}
+
+
+def lost_measures(task: str, goals: Sequence[str]) -> list[str]:
+    """The measures the task asks (its lines, bytes, words; outside quotes) that no sub-goal
+    carries: the 0.5B model planned "Count the words of the file from step 1 with wc -w" for
+    "what is the size in bytes of the file that says ...", and answered with a word count.
+
+    >>> lost_measures("What is the size in bytes of it?", ["Find it", "Count its words"])
+    ['bytes']
+    >>> lost_measures("How many lines has it?", ["Find it", "Count them with wc -l"])
+    []
+    """
+    asked = _QUOTED.sub(" ", task)
+    planned = _QUOTED.sub(" ", " ".join(goals))
+    return [
+        measure
+        for measure, pattern in _TASK_MEASURES.items()
+        if pattern.search(asked) and not _MEASURES[measure].search(planned)
+    ]
+
+
+def replan_hint(phrases: Sequence[str], measures: Sequence[str]) -> str:
+    """What a second plan request is told the first plan lost."""
+    lost = [f"the words {phrase!r}, copied exactly in their own step" for phrase in phrases]
+    lost += [f"the task's measure ({measure})" for measure in measures]
+    return "A first plan lost " + " and ".join(lost) + ". Keep every one of them."
+
+
 def parse_plan(text: str) -> list[str]:
     """The sub-goals of a plan reply; [] when it is not a plan.
 
@@ -432,13 +471,26 @@ def found_facts(task: str, found: Sequence[str], workdir: Path) -> str:
                 "largest first" if _BY_SIZE.search(task) else "newest first")  # fmt: skip
             listed = "\n".join(f"- {path.relative_to(root)}: {shown}" for _, shown, path in ranked)
             return f"The files found, {order}:\n{listed}\n\n"
-    # Facts a step found already (a measure step's) are not repeated.
-    stated = [path_facts(path, root) for path in paths]
-    unstated = [fact for fact in stated if not any(fact in text for text in found)]
+    # Files a step measured already ("a.md: 3 lines", a measure step's) are not repeated.
+    unstated = [
+        path for path in paths if not any(f"{path.relative_to(root)}: " in text for text in found)
+    ]
     if unstated and _FILE_MEASURE.search(_QUOTED.sub(" ", task)):
-        listed = "\n".join(f"- {fact}" for fact in unstated)
+        listed = "\n".join(f"- {path_facts(path, root)}" for path in unstated)
         return f"The files found (from the file system, exact):\n{listed}\n\n"
     return ""
+
+
+def _measure(path: Path, root: Path, asked: Sequence[str]) -> str:
+    """A file's figure that a sub-goal asked, alone, as `wc -l` or `wc -c` prints it: given the
+    bytes and the lines of a file, the 0.5B model answered a line count with the bytes (dev,
+    3 of 3). Both (or neither) asked: both, as `path_facts` states them."""
+    lines = line_count(path) if asked == ["lines"] else None
+    if lines is not None:
+        return f"{path.relative_to(root)}: {lines:,} lines"
+    if asked == ["bytes"]:
+        return f"{path.relative_to(root)}: {path.stat().st_size:,} bytes"
+    return path_facts(path, root)
 
 
 def _compared(path: Path, task: str) -> tuple[float, str, Path] | None:
@@ -496,8 +548,7 @@ class PlannedRun:
     def __iter__(self) -> Iterator[Step]:
         planned = self.mode == "always" or (self.mode == "auto" and looks_multi_step(self.task))
         if planned:
-            plan_step, self.goals = self._plan()
-            yield plan_step
+            yield from self._plans()
         if len(self.goals) < 2:
             # Not multi-step by the rule, or by the model's own plan: the task as it was asked.
             inner = self.start(self.task, "")
@@ -542,21 +593,40 @@ class PlannedRun:
 
     # ------------------------------------------------------------ the steps the planner adds
 
-    def _plan(self) -> tuple[Step, list[str]]:
-        messages = [Message("system", PLAN_SYSTEM), Message("user", self.task)]
+    def _plans(self) -> Iterator[Step]:
+        """The plan, checked like a sub-goal for free: one that loses the task's quoted words or
+        the measure it asks is asked for once more, told what it lost; a second plan that
+        still loses quoted words is set aside and the task runs as asked."""
+        hint = ""
+        for attempt in (1, 2):
+            step, lost, measures = self._plan(attempt, hint)
+            yield step
+            if not (lost or measures) or not self.goals:
+                return
+            hint = replan_hint(lost, measures)
+        if lost:
+            self.goals = []
+
+    def _plan(self, attempt: int, hint: str) -> tuple[Step, list[str], list[str]]:
+        asked = self.task if not hint else f"{self.task}\n\n({hint})"
+        messages = [Message("system", PLAN_SYSTEM), Message("user", asked)]
         reply = self.model.chat(messages, (), purpose="plan", reply_format=PLAN_SCHEMA)
         goals = parse_plan(reply.message.content)
         shown = "\n".join(f"{n}. {goal}" for n, goal in enumerate(goals, 1)) or "(no plan)"
-        lost = lost_phrases(self.task, goals)
-        if lost and len(goals) >= 2:
-            goals = []
-            shown += f"\n(the plan lost the task's words {lost[0]!r}: the task runs as asked)"
-        elif len(goals) < 2:
+        lost, measures = lost_phrases(self.task, goals), lost_measures(self.task, goals)
+        if len(goals) < 2:
+            goals, lost, measures = [], [], []
             shown += "\n(one step: the task runs as asked)"
-        call = ToolCall("plan", {"task": self.task})
-        return self._own_step(
-            "tool", "plan", call, shown, reply.usage, reply.message.content
-        ), goals
+        elif lost and attempt == 2:
+            shown += f"\n(the plan lost the task's words {lost[0]!r}: the task runs as asked)"
+        elif lost or measures:
+            what = f"words {lost[0]!r}" if lost else f"measure ({measures[0]})"
+            then = ": planned once more" if attempt == 1 else ""
+            shown += f"\n(the plan lost the task's {what}{then})"
+        self.goals = goals
+        call = ToolCall("plan", {"task": self.task, "attempt": attempt})
+        step = self._own_step("tool", "plan", call, shown, reply.usage, reply.message.content)
+        return step, lost, measures
 
     def _looked_up(self, number: int, goal: str) -> tuple[Step, Verdict] | None:
         """A sub-goal that only looks for the file holding quoted words, done by the index when
@@ -612,11 +682,12 @@ class PlannedRun:
         paths = list(dict.fromkeys((root / path).resolve() for path in written))
         if not all(path.is_relative_to(root) and path.is_file() for path in paths):
             return None
-        facts = [path_facts(path, root) for path in paths]
+        asked = [measure for measure in ("lines", "bytes") if _MEASURES[measure].search(unquoted)]
+        facts = [_measure(path, root, asked) for path in paths]
         shown_paths = [str(path.relative_to(root)) for path in paths]
         call = ToolCall("measure", {"step": number, "files": shown_paths})
-        shown = "From the file system (exact): " + " ".join(facts)
-        verdict = Verdict(True, "the file system states it", " ".join(facts))
+        shown = "From the file system (exact): " + "; ".join(facts)
+        verdict = Verdict(True, "the file system states it", "; ".join(facts))
         return self._own_step("tool", "measure", call, shown), verdict
 
     def _compose(self, findings: Sequence[tuple[str, str]]) -> tuple[str, Step]:

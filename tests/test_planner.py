@@ -238,13 +238,12 @@ def test_a_sub_goal_asking_the_lines_of_a_found_file_is_the_file_systems(workdir
     # found by the index, measured by the file system: the model plans and composes, no more
     assert [step.form for step in steps] == ["plan", "lookup", "measure", "composed"]
     assert asked == [] and len(model.seen) == 2
-    assert steps[2].observation == (
-        "From the file system (exact): notes/heron.md: a file of 15 bytes and 3 lines."
-    )
+    # the figure it asked, alone, as wc -l prints it
+    assert steps[2].observation == "From the file system (exact): notes/heron.md: 3 lines"
     assert steps[2].call == ToolCall("measure", {"step": 2, "files": ["notes/heron.md"]})
     assert steps[2].usage == Usage() and run.verdicts[1].passed
     compose = user_text(model.seen[-1])
-    assert f"2. {COUNT_LINES}: notes/heron.md: a file of 15 bytes and 3 lines.\n" in compose
+    assert f"2. {COUNT_LINES}: notes/heron.md: 3 lines\n" in compose
     assert "The files found" not in compose  # the same facts are not shown twice
     assert run.result is not None and run.result.forms["measure"] == 1
 
@@ -375,17 +374,45 @@ def test_a_plan_of_one_step_runs_the_task_as_it_was_asked(workdir: Path) -> None
     assert not any(step.form in ("subgoal", "check", "composed") for step in steps)
 
 
-def test_a_plan_that_loses_the_tasks_quoted_words_runs_the_task_as_asked(workdir: Path) -> None:
-    lost = '{"steps": ["Find the file named heron.txt", "Count its lines with wc -l"]}'
+def test_a_plan_that_loses_the_tasks_quoted_words_twice_runs_the_task_as_asked(
+    workdir: Path,
+) -> None:
+    lost = '{"steps": ["Find the file named heron.txt", "Count its words with wc -w"]}'
     model = ScriptedModel(
-        [lost, ToolCall("shell", {"command": "wc -w notes/heron.md"}), answer("3 lines.")]
+        [lost, lost, ToolCall("shell", {"command": "wc -w notes/heron.md"}), answer("3 words.")]
     )
     run, asked = planned(model, workdir)
     steps = list(run)
     assert asked == [TASK]  # no sub-goal looked for a file that does not exist
-    assert "the plan lost the task's words 'blue heron'" in steps[0].observation
-    assert run.result is not None and run.result.answer == "3 lines."
+    assert [step.form for step in steps[:2]] == ["plan", "plan"]
+    assert "the plan lost the task's words 'blue heron': planned once more" in steps[0].observation
+    # the second request is told what the first plan lost
+    assert user_text(model.seen[1]) == (
+        f"{TASK}\n\n(A first plan lost the words 'blue heron', copied exactly in their own "
+        "step. Keep every one of them.)"
+    )
+    assert "the plan lost the task's words 'blue heron': the task runs as asked" in (
+        steps[1].observation
+    )
+    assert run.result is not None and run.result.answer == "3 words."
     assert not any(step.form in ("subgoal", "check", "composed") for step in steps)
+
+
+def test_a_plan_that_loses_the_tasks_measure_is_asked_for_once_more(workdir: Path) -> None:
+    heron = (workdir / "notes" / "heron.md").resolve()
+    task = "What is the size in bytes of the file that says 'blue heron'?"
+    words = json.dumps({"steps": [FIND, COUNT]})  # a word count for a size in bytes
+    sizes = json.dumps({"steps": [FIND, "Count the bytes of the file from step 1 with wc -c"]})
+    model = ScriptedModel([words, sizes, '{"answer": "notes/heron.md has 15 bytes."}'])
+    run, asked = planned(model, workdir, task=task, holding=lambda phrase: [heron])
+    steps = list(run)
+    assert [step.form for step in steps] == ["plan", "plan", "lookup", "measure", "composed"]
+    assert "(the plan lost the task's measure (bytes): planned once more)" in steps[0].observation
+    assert user_text(model.seen[1]).endswith(
+        "(A first plan lost the task's measure (bytes). Keep every one of them.)"
+    )
+    assert steps[3].observation == "From the file system (exact): notes/heron.md: 15 bytes"
+    assert run.result is not None and run.result.forms["plan"] == 2 and asked == []
 
 
 def test_a_failed_check_runs_the_sub_goal_once_more_rephrased(workdir: Path) -> None:
