@@ -114,8 +114,9 @@ _FILE_MEASURE = re.compile(r"\b(?:lines?|bytes|sizes?|words|wc)\b", re.IGNORECAS
 _STATED_MEASURE = re.compile(
     r"\b(?:lines?|bytes|sizes?|longer|larger|bigger|shorter|smaller|wc -[lc])\b", re.IGNORECASE
 )
+# (By its words, not its command: "Count the bytes of the file with wc -w" asks bytes.)
 _UNSTATED_MEASURE = re.compile(
-    r"\b(?:words?|pages?|characters?|dates?|times?|older|newer|modified|wc -w)\b", re.IGNORECASE
+    r"\b(?:words?|pages?|characters?|dates?|times?|older|newer|modified)\b", re.IGNORECASE
 )
 _DIGITS = re.compile(r"\d+")
 _STEP_NUMBERS = re.compile(r"\bsteps?\s+(\d+(?:\s*(?:,|and|&)\s*\d+)*)", re.IGNORECASE)
@@ -682,7 +683,9 @@ class PlannedRun:
         paths = list(dict.fromkeys((root / path).resolve() for path in written))
         if not all(path.is_relative_to(root) and path.is_file() for path in paths):
             return None
-        asked = [measure for measure in ("lines", "bytes") if _MEASURES[measure].search(unquoted)]
+        # One file: the figure asked, alone. Two or more (a comparison): all their facts, as
+        # before; with the sizes alone the 1.5B model named the smaller file twice in 8 (dev).
+        asked = [m for m in ("lines", "bytes") if _MEASURES[m].search(unquoted) and len(paths) == 1]
         facts = [_measure(path, root, asked) for path in paths]
         shown_paths = [str(path.relative_to(root)) for path in paths]
         call = ToolCall("measure", {"step": number, "files": shown_paths})

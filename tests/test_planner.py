@@ -272,6 +272,8 @@ def test_a_measure_the_file_system_cannot_state_is_the_models(
         ("Compare the sizes of the files from steps 1 and 2", ["a.md", "b.md"], ["a.md", "b.md"]),
         ("Compare the sizes of the two files", ["a.md", "b.md"], ["a.md", "b.md"]),
         ("Count the bytes of b.md with wc -c", ["a.md"], ["b.md"]),
+        # the measure its words ask, whatever command it names
+        ("Count the bytes of the file from step 1 with wc -w", ["a.md"], ["a.md"]),
         ("Count the lines of the file from step 2", ["a.md", "b.md"], ["b.md"]),
     ],
 )
