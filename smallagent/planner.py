@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from smallagent.assistant import Assistant
 
 CheckKind = Literal["number", "file", "passage"]
+Figure = Literal["lines", "bytes", "time"]  # what the file system tells of a file
 MAX_SUBGOALS = 4
 NO_USAGE = Usage()  # the planner's own steps that ask no model: a check, a sub-goal's start
 # Forms of the steps the planner adds around the loop's own: shown in the trace, counted apart.
@@ -118,6 +119,7 @@ _STATED_MEASURE = re.compile(
 _UNSTATED_MEASURE = re.compile(
     r"\b(?:words?|pages?|characters?|dates?|times?|older|newer|modified)\b", re.IGNORECASE
 )
+_STATED_FIGURES: tuple[Figure, ...] = ("lines", "bytes")
 _DIGITS = re.compile(r"\d+")
 _STEP_NUMBERS = re.compile(r"\bsteps?\s+(\d+(?:\s*(?:,|and|&)\s*\d+)*)", re.IGNORECASE)
 # Tasks that need two things found and compared, or steps done in order.
@@ -436,6 +438,11 @@ def _answer_of(text: str) -> str:
 
 
 # What a comparison compares, by the task's words: lines, size, or time (ls -S, ls -t).
+_ORDER_SHOWN: Mapping[Figure, str] = {
+    "lines": "most lines first",
+    "bytes": "largest first",
+    "time": "newest first",
+}
 _BY_LINES = re.compile(r"\blines?\b", re.IGNORECASE)
 _BY_SIZE = re.compile(r"\b(?:longer|larger|bigger|shorter|smaller|bytes|sizes?)\b", re.IGNORECASE)
 _BY_TIME = re.compile(r"\b(?:older|newer|oldest|newest|recent|earlier|later)\b", re.IGNORECASE)
@@ -464,14 +471,15 @@ def found_facts(task: str, found: Sequence[str], workdir: Path) -> str:
             path = (root / written).resolve()
             if path.is_relative_to(root) and path.is_file() and path not in paths:
                 paths.append(path)
-    if len(paths) >= 2 and _COMPARES.search(task):
-        facts = [_compared(path, task) for path in paths]
-        if all(fact is not None for fact in facts):
-            ranked = sorted((fact for fact in facts if fact is not None), reverse=True)
-            order = "most lines first" if _BY_LINES.search(task) else (
-                "largest first" if _BY_SIZE.search(task) else "newest first")  # fmt: skip
-            listed = "\n".join(f"- {path.relative_to(root)}: {shown}" for _, shown, path in ranked)
-            return f"The files found, {order}:\n{listed}\n\n"
+    by = _compared_by(task)
+    if len(paths) >= 2 and by is not None and _COMPARES.search(task):
+        ranked = [(*figure, path) for path in paths if (figure := _figure(path, by)) is not None]
+        if len(ranked) == len(paths):
+            listed = "\n".join(
+                f"- {path.relative_to(root)}: {shown}"
+                for _, shown, path in sorted(ranked, reverse=True)
+            )
+            return f"The files found, {_ORDER_SHOWN[by]}:\n{listed}\n\n"
     # Files a step measured already ("a.md: 3 lines", a measure step's) are not repeated.
     unstated = [
         path for path in paths if not any(f"{path.relative_to(root)}: " in text for text in found)
@@ -482,31 +490,39 @@ def found_facts(task: str, found: Sequence[str], workdir: Path) -> str:
     return ""
 
 
-def _measure(path: Path, root: Path, asked: Sequence[str]) -> str:
+def _measure(path: Path, root: Path, asked: Sequence[Figure]) -> str:
     """A file's figure that a sub-goal asked, alone, as `wc -l` or `wc -c` prints it: given the
     bytes and the lines of a file, the 0.5B model answered a line count with the bytes (dev,
     3 of 3). Both (or neither) asked: both, as `path_facts` states them."""
-    lines = line_count(path) if asked == ["lines"] else None
-    if lines is not None:
-        return f"{path.relative_to(root)}: {lines:,} lines"
-    if asked == ["bytes"]:
-        return f"{path.relative_to(root)}: {path.stat().st_size:,} bytes"
+    figure = _figure(path, asked[0]) if len(asked) == 1 else None
+    if figure is not None:
+        return f"{path.relative_to(root)}: {figure[1]}"
     return path_facts(path, root)
 
 
-def _compared(path: Path, task: str) -> tuple[float, str, Path] | None:
-    """The figure a comparison task compares a file by, and how it is shown; None when the task
-    names no lines, size or time, or the file is too large to count its lines."""
+def _compared_by(task: str) -> Figure | None:
+    """What a comparison task compares files by, from its words; None when it names no lines,
+    size or time."""
     if _BY_LINES.search(task):
-        lines = line_count(path)
-        return None if lines is None else (lines, f"{lines:,} lines", path)
+        return "lines"
     if _BY_SIZE.search(task):
-        size = path.stat().st_size
-        return size, f"{size:,} bytes", path
+        return "bytes"
     if _BY_TIME.search(task):
-        stamp = path.stat().st_mtime
-        return stamp, "modified " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp)), path
+        return "time"
     return None
+
+
+def _figure(path: Path, by: Figure) -> tuple[float, str] | None:
+    """A file's figure and how it is shown, as `wc -l`, `wc -c` or `ls -l` give it; None for the
+    lines of a file too large to count."""
+    if by == "lines":
+        lines = line_count(path)
+        return None if lines is None else (lines, f"{lines:,} lines")
+    if by == "bytes":
+        size = path.stat().st_size
+        return size, f"{size:,} bytes"
+    stamp = path.stat().st_mtime
+    return stamp, "modified " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
 
 
 class PlannedRun:
@@ -685,7 +701,7 @@ class PlannedRun:
             return None
         # One file: the figure asked, alone. Two or more (a comparison): all their facts, as
         # before; with the sizes alone the 1.5B model named the smaller file twice in 8 (dev).
-        asked = [m for m in ("lines", "bytes") if _MEASURES[m].search(unquoted) and len(paths) == 1]
+        asked = [m for m in _STATED_FIGURES if _MEASURES[m].search(unquoted) and len(paths) == 1]
         facts = [_measure(path, root, asked) for path in paths]
         shown_paths = [str(path.relative_to(root)) for path in paths]
         call = ToolCall("measure", {"step": number, "files": shown_paths})
