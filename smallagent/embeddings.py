@@ -27,7 +27,7 @@ from typing import Any, Literal, Protocol
 import platformdirs
 
 from smallagent.errors import SmallagentError
-from smallagent.paths import replace_atomically, temporary_path
+from smallagent.paths import atomic_write_bytes, replace_atomically, temporary_path
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 Precision = Literal["fp32", "int8"]
@@ -161,17 +161,36 @@ class SentenceTransformerEmbedder:
 
 
 def onnx_cache_path(name: str, cache_root: Path | None = None) -> Path:
-    """Where the ONNX export of a model lives; the key changes if the weights file changes."""
-    location = Path(resolve_model_location(name))
-    weights = location / "model.safetensors"
-    stamp = f"{location.resolve()}|"
-    if weights.exists():
-        info = weights.stat()
-        stamp += f"{info.st_size}|{info.st_mtime_ns}"
-    key = hashlib.sha256(stamp.encode()).hexdigest()[:16]
+    """Where the ONNX export of a model lives, keyed by the weights' content: every venv that
+    installs the same weights (each fresh clone makes one) shares one export, and changed
+    weights get a new one."""
     if cache_root is None:
         cache_root = Path(platformdirs.user_cache_dir("smallagent")) / "onnx"
+    location = Path(resolve_model_location(name))
+    weights = location / "model.safetensors"
+    if weights.exists():
+        key = _weights_digest(weights, cache_root / "digests")[:16]
+    else:
+        key = hashlib.sha256(f"{location.resolve()}|".encode()).hexdigest()[:16]
     return cache_root / f"{Path(name).name}-{key}" / "model.onnx"
+
+
+def _weights_digest(weights: Path, memo_folder: Path) -> str:
+    """sha256 of the weights file, remembered per (path, size, mtime): hashing 90 MB takes a
+    quarter of a second, which a cold search should not pay each time."""
+    info = weights.stat()
+    stamp = f"{weights.resolve()}|{info.st_size}|{info.st_mtime_ns}"
+    memo = memo_folder / hashlib.sha256(stamp.encode()).hexdigest()[:32]
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        remembered = memo.read_text().strip()
+        if len(remembered) == 64:
+            return remembered
+    with weights.open("rb") as stream:
+        digest = hashlib.file_digest(stream, "sha256").hexdigest()
+    with contextlib.suppress(OSError):  # a read-only cache still gets the right key
+        memo_folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(memo, f"{digest}\n".encode())
+    return digest
 
 
 def export_onnx(name: str, target: Path) -> Path:

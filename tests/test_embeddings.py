@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from smallagent.embeddings import EmbedderId, resolve_model_location
+from smallagent.embeddings import EmbedderId, onnx_cache_path, resolve_model_location
 from smallagent.errors import SmallagentError
 
 
@@ -62,3 +64,42 @@ def test_an_unknown_precision_in_an_index_is_a_clean_error() -> None:
     with pytest.raises(SmallagentError, match="unknown precision 'fp16'") as caught:
         EmbedderId.parse("all-MiniLM-L6-v2+fp16")
     assert "--rebuild" in caught.value.hint
+
+
+def _model_folder(root: Path, weights: bytes) -> Path:
+    folder = root / "model"
+    folder.mkdir(parents=True)
+    (folder / "model.safetensors").write_bytes(weights)
+    return folder
+
+
+def test_the_onnx_export_is_shared_by_every_copy_of_the_same_weights(tmp_path: Path) -> None:
+    # Each fresh clone installs the model into its own venv; keyed by path, each made its own
+    # 109 MB export, and a CI machine's disk filled up.
+    cache = tmp_path / "cache"
+    first = _model_folder(tmp_path / "venv-a", b"same weights")
+    second = _model_folder(tmp_path / "venv-b", b"same weights")
+    other = _model_folder(tmp_path / "venv-c", b"other weights")
+    shared = onnx_cache_path(str(first), cache)
+    assert onnx_cache_path(str(second), cache) == shared
+    assert onnx_cache_path(str(other), cache) != shared
+    assert shared.name == "model.onnx" and shared.parent.parent == cache
+
+
+def test_the_weights_are_hashed_once_per_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    folder = _model_folder(tmp_path / "venv", b"weights")
+    expected = onnx_cache_path(str(folder), cache)
+    assert len(list((cache / "digests").iterdir())) == 1
+
+    def no_hashing(*args: object, **kwargs: object) -> None:
+        raise AssertionError("hashed again")
+
+    monkeypatch.setattr(hashlib, "file_digest", no_hashing)
+    assert onnx_cache_path(str(folder), cache) == expected
+    # A rewritten file (new mtime or size) is hashed again, so changed weights get a new key.
+    (folder / "model.safetensors").write_bytes(b"new weights, longer")
+    with pytest.raises(AssertionError, match="hashed again"):
+        onnx_cache_path(str(folder), cache)
