@@ -24,6 +24,7 @@ from smallagent.planner import (
     FilesHolding,
     PlannedRun,
     Verdict,
+    check_comparison,
     check_file,
     check_kind,
     check_number,
@@ -306,9 +307,10 @@ def test_the_composed_answer_of_a_comparison_sees_the_files_in_order(workdir: Pa
     run, _ = planned(model, workdir, task=COMPARE)
     steps = list(run)
     assert run.result is not None and run.result.answer == "notes/crane.md"
-    # the sizes are the file system's: a measure step, no model call
+    # the sizes are the file system's: a measure step, no model call; the answer is checked
     assert [step.form for step in steps if step.form in ("measure", "check")] == [
-        "check", "check", "measure"]  # fmt: skip
+        "check", "check", "measure", "check"]  # fmt: skip
+    assert steps[-1].observation.startswith("passed: notes/crane.md comes first")
     compose = user_text(model.seen[-1])
     # the findings name the files; the order of their sizes is the tool's work, not the model's
     assert (
@@ -316,6 +318,79 @@ def test_the_composed_answer_of_a_comparison_sees_the_files_in_order(workdir: Pa
         in compose
     )
     assert compose.endswith(f"The task again: {COMPARE}")
+
+
+def test_a_comparison_answer_against_the_figures_is_asked_for_once_more(workdir: Path) -> None:
+    (workdir / "notes" / "crane.md").write_text("a grey crane\nstood\nin\nthe\nreeds\n")
+    plan = {"steps": [FIND, "Find the file that says 'grey crane'", "Show the sizes with wc -c"]}
+    model = ScriptedModel(
+        [
+            json.dumps(plan),
+            ToolCall("search", {"query": "blue heron"}),
+            answer("notes/heron.md"),
+            ToolCall("search", {"query": "grey crane"}),
+            answer("notes/crane.md"),
+            '{"answer": "notes/heron.md"}',  # the file found first, not the larger
+            '{"answer": "notes/crane.md is longer."}',
+        ]
+    )
+    run, _ = planned(model, workdir, task=COMPARE)
+    steps = list(run)
+    assert run.result is not None and run.result.answer == "notes/crane.md is longer."
+    assert [(step.form, step.kind) for step in steps[-4:]] == [
+        ("composed", "answer"),
+        ("check", "error"),
+        ("composed", "answer"),
+        ("check", "tool"),
+    ]
+    assert steps[-3].observation == (
+        "failed: the answer names notes/heron.md, but notes/crane.md comes first "
+        "(largest first: notes/crane.md 32 bytes, notes/heron.md 15 bytes)"
+    )
+    retry = user_text(model.seen[-1])
+    assert retry.endswith(f"(A first answer failed its check: {steps[-3].observation[8:]}.)")
+    assert run.result.usage.prompt_tokens == sum(step.usage.prompt_tokens for step in steps)
+
+
+@pytest.mark.parametrize(
+    ("task", "answer_text", "passed"),
+    [
+        ("Which is larger, A or B?", "notes/long.md", True),
+        ("Which is larger, A or B?", "many.md is larger than long.md", False),
+        ("Which is smaller, A or B?", "It is notes/many.md.", True),
+        ("Which has more lines, A or B?", "notes/many.md", True),
+        ("Which has fewer lines, A or B?", "notes/many.md", False),
+        ("Which is older, A or B?", "notes/long.md", True),
+        ("Which is larger, A or B?", "neither", False),
+        ("Which is longer, the one that says 'fewer' or 'less'?", "notes/long.md", True),
+    ],
+)
+def test_check_comparison_goes_by_the_figure_and_the_end_the_task_asks(
+    workdir: Path, task: str, answer_text: str, passed: bool
+) -> None:
+    notes = workdir / "notes"
+    (notes / "long.md").write_text("x" * 40)  # more bytes, fewer lines, older
+    (notes / "many.md").write_text("a\nb\nc\nd\n")
+    os.utime(notes / "long.md", (1_000_000_000, 1_000_000_000))
+    verdict = check_comparison(task, answer_text, ["notes/long.md", "notes/many.md"], workdir)
+    assert verdict is not None and verdict.passed is passed
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        "How many lines does the file that says 'x' have?",  # no comparison
+        "Which is larger and which is smaller, A or B?",  # both ends
+    ],
+)
+def test_check_comparison_leaves_what_the_figures_do_not_settle(workdir: Path, task: str) -> None:
+    notes = workdir / "notes"
+    (notes / "a.md").write_text("same")
+    (notes / "b.md").write_text("size")
+    found = ["notes/a.md", "notes/b.md"]
+    assert check_comparison(task, "notes/a.md", found, workdir) is None
+    # a tie, asked properly: no file is the answer alone
+    assert check_comparison("Which is larger, A or B?", "notes/a.md", found, workdir) is None
 
 
 def test_found_facts_order_the_found_files_by_what_the_task_compares(workdir: Path) -> None:
