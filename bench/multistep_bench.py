@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/multistep_bench.py --split dev --models qwen2.5-coder:1.5b
     .venv/bin/python bench/multistep_bench.py --split test --per-shape 2 --modes off,auto
+    .venv/bin/python bench/multistep_bench.py --split dev-extra --modes auto  # 32 more dev compares
     .venv/bin/python bench/multistep_bench.py --prepare-only     # write the task files, no model
 
 Reuses the question benchmark's corpus and index, read-only (run `bench/qa_bench.py
@@ -39,14 +40,18 @@ from qabench import fetch, multistep, questions  # noqa: E402
 
 BUILD = fetch.CACHE / "multistep"
 MODES = ("off", "auto", "always")
+EXTRA = "dev-extra"  # more dev compare tasks (multistep.extra_dev_compare): tuning only
 
 
 def say(message: str) -> None:
     print(f"[multistep-bench] {message}", file=sys.stderr, flush=True)
 
 
-def prepare(max_steps: int, num_ctx: int) -> dict[str, list[multistep.MultiTask]]:
-    """The tasks of both splits, and their task files (deterministic)."""
+def prepare(
+    max_steps: int, num_ctx: int, extra: bool = False
+) -> dict[str, list[multistep.MultiTask]]:
+    """The tasks of both splits (and with `extra`, the dev-extra set), and their task files
+    (deterministic)."""
     from qabench.manual import read_manual
 
     corpus = qa_bench.BUILD / "corpus"
@@ -60,6 +65,8 @@ def prepare(max_steps: int, num_ctx: int) -> dict[str, list[multistep.MultiTask]
     _, pages = read_manual(fetch.manual_pdf())
     document = f"{questions.MANUAL_FOLDER}/{fetch.manual_pdf().name}"
     by_split = multistep.build_tasks(corpus, pages, document, questions.MANUAL_TITLE, wiki)
+    if extra:
+        by_split[EXTRA] = multistep.extra_dev_compare(corpus, by_split["dev"])
     settings = {
         "index": qa_bench.INDEX_NAME,
         "workdir": str(corpus),
@@ -169,7 +176,12 @@ def markdown(summaries: dict[str, dict[str, Any]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--split", choices=multistep.SPLITS, default="dev")
+    parser.add_argument(
+        "--split",
+        choices=(*multistep.SPLITS, EXTRA),
+        default="dev",
+        help=f"{EXTRA}: {multistep.EXTRA_DEV_COMPARE} more compare tasks from dev files",
+    )
     parser.add_argument("--models", default="qwen2.5-coder:1.5b")
     parser.add_argument("--modes", default="off,auto", help=f"of {', '.join(MODES)}")
     parser.add_argument("--per-shape", type=int, default=0, help="the first N tasks per shape")
@@ -192,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"give at least one model, and modes from {', '.join(MODES)}")
     began = time.perf_counter()
     try:
-        by_split = prepare(args.max_steps, args.num_ctx)
+        by_split = prepare(args.max_steps, args.num_ctx, extra=args.split == EXTRA)
         say(f"tasks: { {split: len(tasks) for split, tasks in by_split.items()} } in {BUILD}")
         if args.rule_check:
             print(rule_check(by_split))

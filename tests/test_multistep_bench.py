@@ -148,6 +148,25 @@ def test_the_splits_share_no_file_and_the_same_corpus_gives_the_same_tasks(
     assert questions.fingerprint(first["dev"]) != questions.fingerprint(first["test"])
 
 
+def test_the_extra_dev_compare_tasks_are_new_and_from_dev_files_only(
+    built: tuple[Path, list[questions.Item]],
+) -> None:
+    root, _ = built
+    by_split = build(built)
+    # as many as the dev files allow: this small corpus has room for one more pair
+    extra = multistep.extra_dev_compare(root, by_split["dev"], count=3)
+    assert [task.id for task in extra] == ["dev-extra-compare-01"]
+    assert {task.shape for task in extra} == {"compare"}
+    assert not {task.prompt for task in extra} & {task.prompt for task in by_split["dev"]}
+    test_files = {document for task in by_split["test"] for document in task.documents}
+    for task in extra:
+        assert not set(task.documents) & test_files
+        sizes = {(root / document).stat().st_size: document for document in task.documents}
+        longer = Path(sizes[max(sizes)]).name
+        assert re.search(task.pattern, f"It is {longer}.")
+        assert not re.search(task.pattern, f"Not found; maybe {longer}.")
+
+
 def test_the_task_files_load_and_the_planner_plans_find_act_and_compare(
     built: tuple[Path, list[questions.Item]], tmp_path: Path
 ) -> None:

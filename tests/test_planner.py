@@ -291,19 +291,22 @@ def test_a_measure_step_takes_the_files_the_sub_goal_means(
 COMPARE = "Which is longer, the note that says 'blue heron' or the one that says 'grey crane'?"
 
 
-def test_the_composed_answer_of_a_comparison_sees_the_files_in_order(workdir: Path) -> None:
+def comparison(workdir: Path, *composed: str) -> ScriptedModel:
+    """COMPARE's plan and both searches, then `composed` as the answers: the crane note is the
+    larger, the heron note is found first."""
     (workdir / "notes" / "crane.md").write_text("a grey crane\nstood\nin\nthe\nreeds\n")
     plan = {"steps": [FIND, "Find the file that says 'grey crane'", "Show the sizes with wc -c"]}
-    model = ScriptedModel(
-        [
-            json.dumps(plan),
-            ToolCall("search", {"query": "blue heron"}),
-            answer("notes/heron.md"),
-            ToolCall("search", {"query": "grey crane"}),
-            answer("notes/crane.md"),
-            '{"answer": "notes/crane.md"}',
-        ]
-    )
+    found = [
+        ToolCall("search", {"query": "blue heron"}),
+        answer("notes/heron.md"),
+        ToolCall("search", {"query": "grey crane"}),
+        answer("notes/crane.md"),
+    ]
+    return ScriptedModel([json.dumps(plan), *found, *composed])
+
+
+def test_the_composed_answer_of_a_comparison_sees_the_files_in_order(workdir: Path) -> None:
+    model = comparison(workdir, '{"answer": "notes/crane.md"}')
     run, _ = planned(model, workdir, task=COMPARE)
     steps = list(run)
     assert run.result is not None and run.result.answer == "notes/crane.md"
@@ -321,18 +324,9 @@ def test_the_composed_answer_of_a_comparison_sees_the_files_in_order(workdir: Pa
 
 
 def test_a_comparison_answer_against_the_figures_is_asked_for_once_more(workdir: Path) -> None:
-    (workdir / "notes" / "crane.md").write_text("a grey crane\nstood\nin\nthe\nreeds\n")
-    plan = {"steps": [FIND, "Find the file that says 'grey crane'", "Show the sizes with wc -c"]}
-    model = ScriptedModel(
-        [
-            json.dumps(plan),
-            ToolCall("search", {"query": "blue heron"}),
-            answer("notes/heron.md"),
-            ToolCall("search", {"query": "grey crane"}),
-            answer("notes/crane.md"),
-            '{"answer": "notes/heron.md"}',  # the file found first, not the larger
-            '{"answer": "notes/crane.md is longer."}',
-        ]
+    # first the file found first, not the larger; then, told why, the larger
+    model = comparison(
+        workdir, '{"answer": "notes/heron.md"}', '{"answer": "notes/crane.md is longer."}'
     )
     run, _ = planned(model, workdir, task=COMPARE)
     steps = list(run)

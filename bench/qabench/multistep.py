@@ -35,6 +35,7 @@ SEED = "smallagent-issue-15"
 SPLITS = ("dev", "test")
 SHAPES = ("find_act", "compare", "collect", "chain")
 PER_SHAPE = 8  # per split: 4 shapes x 8 x 2 splits = 64 tasks
+EXTRA_DEV_COMPARE = 32  # `dev-extra`: more compare tasks from dev files, to tune on
 PHRASE_WORDS = 5
 
 
@@ -386,6 +387,22 @@ def build_tasks(
                 raise ValueError(f"{split}: only {made} {shape} tasks could be made")
         by_split[split] = assign_ids([replace(task, pattern=found(task.pattern)) for task in tasks])
     return by_split
+
+
+def extra_dev_compare(
+    corpus_root: Path, dev: Sequence[MultiTask], count: int = EXTRA_DEV_COMPARE
+) -> list[MultiTask]:
+    """Compare tasks beyond the dev split's own, drawn from dev files only (never a test file):
+    the 1.5B model answered all 8 of the dev split's, which left nothing there to tune on.
+    Ids dev-extra-compare-NN; the tasks are made as the split's are."""
+    have = {task.prompt for task in dev}
+    asked = sum(task.shape == "compare" for task in dev) + count
+    made = compare_tasks(Corpus(corpus_root), asked)["dev"]
+    extra = [task for task in made if task.prompt not in have][:count]
+    return [
+        replace(task, id=f"dev-extra-compare-{number:02d}", pattern=found(task.pattern))
+        for number, task in enumerate(extra, 1)
+    ]
 
 
 def found(pattern: str) -> str:
