@@ -472,14 +472,9 @@ def found_facts(task: str, found: Sequence[str], workdir: Path) -> str:
     root = workdir.resolve()
     paths = _found_paths(found, root)
     by = _compared_by(task)
-    if len(paths) >= 2 and by is not None and _COMPARES.search(task):
-        ranked = [(*figure, path) for path in paths if (figure := _figure(path, by)) is not None]
-        if len(ranked) == len(paths):
-            listed = "\n".join(
-                f"- {path.relative_to(root)}: {shown}"
-                for _, shown, path in sorted(ranked, reverse=True)
-            )
-            return f"The files found, {_ORDER_SHOWN[by]}:\n{listed}\n\n"
+    if by is not None and _COMPARES.search(task) and (ranked := _ranked(paths, by)):
+        listed = "\n".join(f"- {path.relative_to(root)}: {shown}" for _, shown, path in ranked)
+        return f"The files found, {_ORDER_SHOWN[by]}:\n{listed}\n\n"
     # Files a step measured already ("a.md: 3 lines", a measure step's) are not repeated.
     unstated = [
         path for path in paths if not any(f"{path.relative_to(root)}: " in text for text in found)
@@ -501,6 +496,13 @@ def _found_paths(found: Sequence[str], root: Path) -> list[Path]:
     return paths
 
 
+def _ranked(paths: Sequence[Path], by: Figure) -> list[tuple[float, str, Path]]:
+    """Two or more files with their figures, largest (most lines, newest) first, as `ls -S` or
+    `ls -t` would list them; [] when fewer, or when a file has no figure."""
+    ranked = [(*figure, path) for path in paths if (figure := _figure(path, by)) is not None]
+    return sorted(ranked, reverse=True) if len(paths) >= 2 and len(ranked) == len(paths) else []
+
+
 def check_comparison(task: str, answer: str, found: Sequence[str], workdir: Path) -> Verdict | None:
     """Whether a comparison's answer names the file the file-system figures put first (or last,
     for "shorter", "fewer", "older"); None when the task is no comparison they settle.
@@ -516,15 +518,14 @@ def check_comparison(task: str, answer: str, found: Sequence[str], workdir: Path
     if by is None or not _COMPARES.search(unquoted) or bool(most) == bool(least):
         return None
     root = workdir.resolve()
-    paths = _found_paths(found, root)
-    ranked = [(*figure, path) for path in paths if (figure := _figure(path, by)) is not None]
-    if len(ranked) < 2 or len(ranked) != len(paths):
+    ranked = _ranked(_found_paths(found, root), by)
+    if not ranked:
         return None
-    ranked.sort(key=lambda item: item[0], reverse=bool(most))
-    if ranked[0][0] == ranked[1][0]:
+    end, next_to_it = (ranked[0], ranked[1]) if most else (ranked[-1], ranked[-2])
+    if end[0] == next_to_it[0]:
         return None  # a tie: no file is the answer alone
     listed = ", ".join(f"{path.relative_to(root)} {shown}" for _, shown, path in ranked)
-    expected = ranked[0][2].relative_to(root)
+    expected = end[2].relative_to(root)
     where = "first" if most else "last"
     settled = f"{_ORDER_SHOWN[by]}: {listed}"
     named = sorted(

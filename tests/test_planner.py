@@ -370,6 +370,26 @@ def test_check_comparison_goes_by_the_figure_and_the_end_the_task_asks(
     assert verdict is not None and verdict.passed is passed
 
 
+def test_a_failed_comparison_check_says_which_file_and_the_order_it_went_by(
+    workdir: Path,
+) -> None:
+    notes = workdir / "notes"
+    (notes / "long.md").write_text("x" * 40)
+    (notes / "many.md").write_text("a\nb\nc\nd\n")
+    (notes / "mid.md").write_text("y" * 8)  # ties with many.md: the smallest is not alone
+    found = ["notes/long.md", "notes/many.md"]
+    verdict = check_comparison("Which is smaller, A or B?", "notes/long.md", found, workdir)
+    assert verdict == Verdict(
+        False,
+        "the answer names notes/long.md, but notes/many.md comes last "
+        "(largest first: notes/long.md 40 bytes, notes/many.md 8 bytes)",
+    )
+    tied = [*found, "notes/mid.md"]
+    assert check_comparison("Which is smaller, A or B?", "notes/many.md", tied, workdir) is None
+    larger = check_comparison("Which is larger, A or B?", "notes/long.md", tied, workdir)
+    assert larger is not None and larger.passed
+
+
 @pytest.mark.parametrize(
     "task",
     [
